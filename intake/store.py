@@ -1,0 +1,396 @@
+"""The store: one SQLite file holding everything the service knows.
+
+WAL with synchronous=FULL so a commit survives power loss; secure_delete so
+erased personal data leaves no copy in free pages; the file is 0600; the
+schema is versioned by named migrations recorded in the database itself.
+One transaction a message: the message row, its intake, its audit events and
+the replies it needs are committed together, before anything is sent or the
+mailbox is touched.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .clock import iso, utcnow
+from .errors import StoreError, StoreLockedError
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "001-initial",
+        """
+        CREATE TABLE mailbox_state (
+            folder TEXT PRIMARY KEY,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL
+        );
+        CREATE TABLE reference_counters (
+            year INTEGER PRIMARY KEY,
+            last INTEGER NOT NULL
+        );
+        CREATE TABLE intakes (
+            id INTEGER PRIMARY KEY,
+            reference TEXT NOT NULL UNIQUE,
+            message_id TEXT,
+            sender TEXT,
+            reply_to TEXT,
+            received_at TEXT NOT NULL,
+            last_message_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            missing TEXT NOT NULL DEFAULT '[]',
+            invalid TEXT NOT NULL DEFAULT '[]',
+            cc_missing TEXT NOT NULL DEFAULT '[]',
+            findings TEXT NOT NULL DEFAULT '[]',
+            fields TEXT NOT NULL DEFAULT '{}',
+            field_sources TEXT NOT NULL DEFAULT '{}',
+            recipients TEXT NOT NULL DEFAULT '[]',
+            priority TEXT NOT NULL DEFAULT 'normal',
+            urgent_because TEXT NOT NULL DEFAULT '[]',
+            age_band TEXT,
+            source TEXT NOT NULL DEFAULT 'none',
+            review_reason TEXT,
+            folder TEXT,
+            machine_reason TEXT,
+            reminders_sent INTEGER NOT NULL DEFAULT 0,
+            last_reminder_at TEXT,
+            bounced INTEGER NOT NULL DEFAULT 0,
+            closed_at TEXT,
+            close_reason TEXT,
+            purged_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX intakes_status ON intakes(status);
+        CREATE INDEX intakes_received ON intakes(received_at);
+        CREATE INDEX intakes_message_id ON intakes(message_id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            folder TEXT NOT NULL,
+            uidvalidity INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            message_id TEXT,
+            content_hash TEXT NOT NULL,
+            sender TEXT,
+            received_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            intake_id INTEGER REFERENCES intakes(id),
+            raw BLOB,
+            marked INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (folder, uidvalidity, uid)
+        );
+        CREATE INDEX messages_message_id ON messages(message_id);
+        CREATE INDEX messages_hash ON messages(content_hash);
+        CREATE INDEX messages_unmarked ON messages(folder, marked);
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER REFERENCES intakes(id),
+            kind TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            raw BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            intake_id INTEGER,
+            message_row INTEGER,
+            event TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_intake ON audit(intake_id);
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+        CREATE TABLE digests (
+            day TEXT PRIMARY KEY,
+            sent_at TEXT NOT NULL,
+            outbox_id INTEGER
+        );
+        """,
+    ),
+)
+
+JSON_COLUMNS = frozenset(
+    {"missing", "invalid", "cc_missing", "findings", "fields", "field_sources", "recipients",
+     "urgent_because"}
+)
+
+
+class Store:
+    """A connection to the store file, with the queries every stage shares."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self._lock_handle: Any = None
+        try:
+            if not readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+                os.chmod(self.path, 0o600)
+            old_umask = os.umask(0o077)  # the -wal and -shm files are private too
+            try:
+                uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+                self.conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            finally:
+                os.umask(old_umask)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA secure_delete = ON")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = FULL")
+                self._migrate()
+        except sqlite3.Error as err:
+            raise StoreError(f"store {self.path}: {err}") from err
+        except OSError as err:
+            raise StoreError(f"store {self.path}: {err.strerror}") from err
+
+    # -- lifecycle -------------------------------------------------------
+
+    def _migrate(self) -> None:
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations "
+            "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        applied = {row[0] for row in self.conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            with self.transaction():
+                for statement in _statements(sql):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, iso(utcnow()))
+                )
+
+    def lock(self) -> None:
+        """Take the one-worker-per-store lock, or raise StoreLockedError."""
+        handle = open(f"{self.path}.lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            handle.close()
+            raise StoreLockedError(f"another worker is already running on {self.path}") from err
+        self._lock_handle = handle
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock_handle:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; a failed write raises StoreError after rollback."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise StoreError(f"store {self.path}: {err}") from err
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback()
+            raise StoreError(f"store {self.path}: {err}") from err
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as err:
+            raise StoreError(f"store {self.path}: {err}") from err
+
+    # -- mailbox position ------------------------------------------------
+
+    def folder_state(self, folder: str) -> tuple[int, int] | None:
+        rows = self.query(
+            "SELECT uidvalidity, last_uid FROM mailbox_state WHERE folder = ?", (folder,)
+        )
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def set_folder_state(self, folder: str, uidvalidity: int, last_uid: int) -> None:
+        """Call inside a transaction: the position moves with the record."""
+        self.conn.execute(
+            "INSERT INTO mailbox_state (folder, uidvalidity, last_uid) VALUES (?, ?, ?) "
+            "ON CONFLICT(folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+            "last_uid = MAX(CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity "
+            "THEN mailbox_state.last_uid ELSE 0 END, excluded.last_uid)",
+            (folder, uidvalidity, last_uid),
+        )
+
+    def known_uids(self, folder: str, uidvalidity: int, uids: Iterable[int]) -> set[int]:
+        wanted = list(uids)
+        known: set[int] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(
+                row[0]
+                for row in self.query(
+                    f"SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? "
+                    f"AND uid IN ({marks})",
+                    (folder, uidvalidity, *chunk),
+                )
+            )
+        return known
+
+    def unmarked_uids(self, folder: str, uidvalidity: int) -> list[int]:
+        return [
+            row[0]
+            for row in self.query(
+                "SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? AND marked = 0 "
+                "ORDER BY uid",
+                (folder, uidvalidity),
+            )
+        ]
+
+    def set_marked(self, folder: str, uidvalidity: int, uids: Iterable[int]) -> None:
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE messages SET marked = 1 WHERE folder = ? AND uidvalidity = ? AND uid = ?",
+                [(folder, uidvalidity, uid) for uid in uids],
+            )
+
+    def first_delivery(self, message_id: str | None, content_hash: str) -> sqlite3.Row | None:
+        """The message row this one repeats (same Message-ID, or same bytes if it has none)."""
+        if message_id:
+            rows = self.query(
+                "SELECT * FROM messages WHERE message_id = ? AND outcome != 'duplicate' "
+                "ORDER BY id LIMIT 1",
+                (message_id,),
+            )
+        else:
+            rows = self.query(
+                "SELECT * FROM messages WHERE content_hash = ? AND outcome != 'duplicate' "
+                "ORDER BY id LIMIT 1",
+                (content_hash,),
+            )
+        return rows[0] if rows else None
+
+    # -- records ---------------------------------------------------------
+
+    def next_reference(self, year: int) -> str:
+        """Call inside a transaction: PRV-YYYY-NNNNN, counting per year."""
+        self.conn.execute(
+            "INSERT INTO reference_counters (year, last) VALUES (?, 1) "
+            "ON CONFLICT(year) DO UPDATE SET last = last + 1",
+            (year,),
+        )
+        (last,) = self.conn.execute(
+            "SELECT last FROM reference_counters WHERE year = ?", (year,)
+        ).fetchone()
+        return f"PRV-{year:04d}-{last:05d}"
+
+    def insert(self, table: str, values: dict[str, Any]) -> int:
+        """Call inside a transaction. JSON columns are encoded here."""
+        encoded = {key: _encode(key, value) for key, value in values.items()}
+        columns = ", ".join(encoded)
+        marks = ", ".join("?" * len(encoded))
+        cursor = self.conn.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(encoded.values())
+        )
+        return int(cursor.lastrowid or 0)
+
+    def update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        """Call inside a transaction."""
+        encoded = {key: _encode(key, value) for key, value in values.items()}
+        assignments = ", ".join(f"{key} = ?" for key in encoded)
+        self.conn.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = ?", (*encoded.values(), row_id)
+        )
+
+    def audit(
+        self,
+        event: str,
+        *,
+        intake_id: int | None = None,
+        message_row: int | None = None,
+        at: datetime | None = None,
+        **detail: Any,
+    ) -> None:
+        """Call inside a transaction. Detail holds references and keys, never form answers."""
+        self.conn.execute(
+            "INSERT INTO audit (at, intake_id, message_row, event, detail) VALUES (?, ?, ?, ?, ?)",
+            (iso(at or utcnow()), intake_id, message_row, event,
+             json.dumps(detail, sort_keys=True, default=str)),
+        )
+
+    # -- intakes ---------------------------------------------------------
+
+    def intake(self, reference: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM intakes WHERE reference = ?", (reference.upper(),))
+        return decode_row(rows[0]) if rows else None
+
+    def intake_by_id(self, intake_id: int) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM intakes WHERE id = ?", (intake_id,))
+        return decode_row(rows[0]) if rows else None
+
+    def intake_for_message_ids(self, message_ids: Iterable[str]) -> dict[str, Any] | None:
+        """The intake a thread belongs to: its referral, a correction, or a message we sent."""
+        ids = [m for m in message_ids if m]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        rows = self.query(
+            f"SELECT intake_id FROM messages WHERE message_id IN ({marks}) "
+            f"AND intake_id IS NOT NULL "
+            f"UNION SELECT intake_id FROM outbox WHERE message_id IN ({marks}) "
+            f"AND intake_id IS NOT NULL LIMIT 1",
+            (*ids, *ids),
+        )
+        return self.intake_by_id(rows[0][0]) if rows else None
+
+    def audit_trail(self, intake_id: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM audit WHERE intake_id = ? ORDER BY id", (intake_id,))
+
+
+def decode_row(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict, JSON columns decoded."""
+    return {
+        key: json.loads(row[key]) if key in JSON_COLUMNS and row[key] is not None else row[key]
+        for key in row.keys()
+    }
+
+
+def _encode(column: str, value: Any) -> Any:
+    if column in JSON_COLUMNS:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, datetime):
+        return iso(value)
+    return value
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], ""
+    for line in sql.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return statements
