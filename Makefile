@@ -1,0 +1,35 @@
+# The two commands: `make demo` and `make test`. Everything they need is set
+# up here, so a clean clone on a fresh machine works.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test soak lint bench servers clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/intake demo
+
+servers:
+	bash tests/setup-servers.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check intake tests benchmarks
+
+test: $(STAMP) servers lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+soak: $(STAMP) servers
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m soak
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_extract.py
+
+clean:
+	rm -rf $(VENV) demo-out var *.egg-info

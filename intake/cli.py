@@ -1,0 +1,217 @@
+"""The `intake` command line (see the contract in README.md).
+
+Standard output carries only what a command outputs; log lines go to
+standard error. Exit codes: 0 done, 1 could not connect/sign in/write the
+store, 2 bad settings or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from .clock import utcnow
+from .errors import OperationError, SettingsError
+from .settings import load_settings
+from .settings_types import Settings
+
+log = logging.getLogger("intake")
+
+EXIT_OK, EXIT_OPERATION, EXIT_SETTINGS = 0, 1, 2
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intake", description="Take in Prevent referrals from a shared mailbox."
+    )
+    parser.add_argument("--config", type=Path, default=Path("settings.toml"),
+                        help="settings file (default ./settings.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="the worker: take mail, reply, remind, send digests")
+    run.add_argument("--once", action="store_true",
+                     help="take everything waiting, send what is due, then exit")
+
+    export = commands.add_parser("export", help="write every referral intake to standard output")
+    export.add_argument("--format", choices=("jsonl", "csv"), required=True)
+    export.add_argument("--since", type=_date, help="inclusive date in the digest's timezone")
+
+    digest = commands.add_parser("digest", help="send (or print) one day's digest")
+    digest.add_argument("--date", type=_date, help="the day (default: yesterday)")
+    digest.add_argument("--dry-run", action="store_true", help="print it, send nothing")
+
+    commands.add_parser("check-config", help="validate settings and reach both servers")
+
+    close = commands.add_parser("close", help="close an intake (a MASH worker's decision)")
+    close.add_argument("reference")
+    close.add_argument("--reason", required=True)
+
+    purge = commands.add_parser("purge", help="erase personal data of long-closed intakes")
+    purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
+
+    triage = commands.add_parser("triage", help="open intakes for MASH triage, urgent first")
+    triage.add_argument("--status", choices=("complete", "incomplete", "manual_review"))
+    triage.add_argument("--priority", choices=("urgent", "normal"))
+    triage.add_argument("--since", type=_date, help="received on or after this date")
+    triage.add_argument("--until", type=_date, help="received on or before this date")
+
+    show = commands.add_parser("show", help="one intake in full, with its audit trail")
+    show.add_argument("reference")
+
+    demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
+    demo.add_argument("--dir", type=Path, default=Path("demo-out"),
+                      help="where the demo's mailbox, store and outbox go (default ./demo-out)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: 2 for bad arguments, 0 for --help
+        return int(exit_.code or 0)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args.dir)
+        settings = load_settings(args.config)
+        return COMMANDS[args.command](settings, args)
+    except SettingsError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_SETTINGS
+    except OperationError as err:
+        print(f"intake: {err}", file=sys.stderr)
+        return EXIT_OPERATION
+    except KeyboardInterrupt:
+        return EXIT_OPERATION
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from .oauth2 import token_provider_for
+    from .worker import Worker
+
+    worker = Worker(settings, once=args.once, token_provider=token_provider_for(settings))
+    return worker.run()
+
+
+def _open_store(settings: Settings):
+    from .store import Store
+
+    return Store(settings.store_path)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from .export import export
+
+    store = _open_store(settings)
+    try:
+        export(store, sys.stdout, args.format, since=args.since,
+               timezone=settings.digest.timezone)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _digest(settings: Settings, args: argparse.Namespace) -> int:
+    from .digest import send_digest_command
+
+    store = _open_store(settings)
+    try:
+        return send_digest_command(store, settings, day=args.date, dry_run=args.dry_run,
+                                   now=utcnow(), out=sys.stdout)
+    finally:
+        store.close()
+
+
+def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    from .probe import check_servers
+
+    return check_servers(settings, out=sys.stdout)
+
+
+def _close(settings: Settings, args: argparse.Namespace) -> int:
+    from .triage import close_intake
+
+    store = _open_store(settings)
+    try:
+        if not close_intake(store, args.reference, args.reason, utcnow()):
+            print(f"intake: no open intake {args.reference}", file=sys.stderr)
+            return EXIT_SETTINGS
+        print(f"{args.reference.upper()} closed")
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
+    from .purge import purge
+
+    if args.older_than < 0:
+        print("purge: --older-than must be 0 or more", file=sys.stderr)
+        return EXIT_SETTINGS
+    store = _open_store(settings)
+    try:
+        report = purge(store, args.older_than, now=utcnow())
+        print(report)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _triage(settings: Settings, args: argparse.Namespace) -> int:
+    from .triage import render_triage, triage_rows
+
+    store = _open_store(settings)
+    try:
+        now = utcnow()
+        rows = triage_rows(store, settings, status=args.status, priority=args.priority,
+                           since=args.since, until=args.until, now=now)
+        print(render_triage(rows, now=now))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _show(settings: Settings, args: argparse.Namespace) -> int:
+    from .triage import render_show
+
+    store = _open_store(settings)
+    try:
+        text = render_show(store, settings, args.reference)
+    finally:
+        store.close()
+    if text is None:
+        print(f"intake: no intake {args.reference}", file=sys.stderr)
+        return EXIT_SETTINGS
+    print(text)
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": _run,
+    "export": _export,
+    "digest": _digest,
+    "check-config": _check_config,
+    "close": _close,
+    "purge": _purge,
+    "triage": _triage,
+    "show": _show,
+}

@@ -1,0 +1,98 @@
+"""One batch of fetched messages through parse -> extract -> check -> decide -> record.
+
+Nothing here touches the mailbox or SMTP: the worker marks the mailbox and
+the outbox sends, both from what this committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from .compose import Composer
+from .decide import Context, decide
+from .errors import StoreError
+from .extract import ParserPool
+from .models import Extraction, ParsedEmail, RawMessage
+from .parse import parse
+from .record import Recorded, record
+from .rules import Rules
+from .settings_types import Settings
+from .store import Store
+
+log = logging.getLogger("intake")
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, store: Store, rules: Rules, pool: ParserPool,
+                 composer: Composer):
+        self.settings = settings
+        self.store = store
+        self.rules = rules
+        self.pool = pool
+        self.composer = composer
+        sender = settings.smtp.sender
+        own = {settings.mailbox.address, sender.rsplit("<", 1)[-1].rstrip(">").strip().lower()}
+        self.own_addresses = tuple(a for a in own if a)
+
+    def process(self, batch: Sequence[RawMessage], now: datetime) -> Iterator[Recorded]:
+        """Record each message of the batch in order, yielding as each commits."""
+        parsed = [self._parse(raw) for raw in batch]
+        hashes = [hashlib.sha256(raw.data).hexdigest() for raw in batch]
+        # Parse forms in parallel, except for second deliveries we will not read again.
+        wanted = [
+            i for i, (email, digest) in enumerate(zip(parsed, hashes, strict=True))
+            if not batch[i].too_large
+            and self.store.first_delivery(email.message_id, digest) is None
+        ]
+        extractions: dict[int, Extraction] = {}
+        if wanted:
+            results = self.pool.extract_many([parsed[i].attachments for i in wanted])
+            extractions = dict(zip(wanted, results, strict=True))
+        for i, raw in enumerate(batch):
+            extraction = extractions.get(i, Extraction(source="none"))
+            yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
+
+    def _parse(self, raw: RawMessage) -> ParsedEmail:
+        return parse(raw.data, max_attachment_bytes=self.settings.mailbox.max_attachment_bytes)
+
+    def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
+                   content_hash: str, now: datetime) -> Recorded:
+        ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
+                      self.own_addresses)
+        try:
+            decision = decide(ctx)
+            return record(ctx, decision, self.composer,
+                          mailbox_address=self.settings.mailbox.address,
+                          main_folder=self.settings.mailbox.folder, now=now)
+        except StoreError:
+            raise
+        except Exception as err:  # a bug must not lose the message: shunt it to a person
+            log.exception("uid=%s %s: could not process; recorded for manual review",
+                          raw.uid, type(err).__name__)
+            return self._shunt(ctx, err, now)
+
+    def _shunt(self, ctx: Context, err: Exception, now: datetime) -> Recorded:
+        store, raw = self.store, ctx.raw
+        with store.transaction():
+            message_row = store.insert("messages", {
+                "folder": raw.folder, "uidvalidity": raw.uidvalidity, "uid": raw.uid,
+                "message_id": ctx.email.message_id, "content_hash": ctx.content_hash,
+                "sender": ctx.email.sender, "received_at": raw.received_at, "recorded_at": now,
+                "outcome": "intake", "reason": "error", "raw": raw.data,
+            })
+            reference = store.next_reference(raw.received_at.year)
+            intake_id = store.insert("intakes", {
+                "reference": reference, "message_id": ctx.email.message_id,
+                "sender": ctx.email.sender, "received_at": raw.received_at,
+                "last_message_at": raw.received_at, "status": "manual_review",
+                "review_reason": "error", "source": ctx.extraction.source,
+                "created_at": now, "updated_at": now,
+            })
+            store.update("messages", message_row, {"intake_id": intake_id})
+            store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
+                        error=type(err).__name__)
+            store.set_folder_state(raw.folder, raw.uidvalidity, raw.uid)
+        return Recorded(raw.uid, "intake", reference, "manual_review", "error")

@@ -1,0 +1,201 @@
+"""Record one message and everything it leads to, in one transaction.
+
+The message row, the intake (new or updated), the audit events, the
+replies and alerts to send, and the mailbox position commit together; the
+sender and the mailbox act from these rows afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from .check import check
+from .clock import parse_iso
+from .compose import Composer
+from .decide import Context, Decision
+from .models import Extraction, Verdict
+from .outbox import queue
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What was recorded for one message: enough for one log line, no personal data."""
+
+    uid: int
+    outcome: str
+    reference: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    queued: tuple[str, ...] = ()
+
+
+def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_address: str,
+           main_folder: str, now: datetime) -> Recorded:
+    """Write the decision; return what was written. Raises StoreError if it could not be."""
+    store = ctx.store
+    with store.transaction():
+        message_row = store.insert("messages", {
+            "folder": ctx.raw.folder,
+            "uidvalidity": ctx.raw.uidvalidity,
+            "uid": ctx.raw.uid,
+            "message_id": ctx.email.message_id,
+            "content_hash": ctx.content_hash,
+            "sender": ctx.email.sender,
+            "received_at": ctx.raw.received_at,
+            "recorded_at": now,
+            "outcome": decision.outcome,
+            "reason": decision.reason,
+            "raw": ctx.raw.data if decision.outcome in ("intake", "correction", "note") else None,
+        })
+        store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
+                    folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
+        if decision.outcome == "intake":
+            result = _new_intake(ctx, decision, composer, message_row, mailbox_address,
+                                 main_folder, now)
+        elif decision.outcome == "correction":
+            result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
+        elif decision.outcome in ("note", "bounce") and decision.intake:
+            result = _attach(ctx, decision, message_row, now)
+        else:
+            result = Recorded(ctx.raw.uid, decision.outcome, reason=decision.reason)
+        store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, ctx.raw.uid)
+    return result
+
+
+def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, received_at: datetime,
+             mailbox_address: str, extra_recipients: list[str]) -> Verdict:
+    return check(fields, extraction, ctx.email, received_at, ctx.rules,
+                 mailbox_address=mailbox_address, extra_recipients=extra_recipients)
+
+
+def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "status": verdict.status,
+        "missing": list(verdict.missing),
+        "invalid": list(verdict.invalid),
+        "cc_missing": list(verdict.cc_missing),
+        "findings": [asdict(f) for f in verdict.findings],
+        "age_band": verdict.age_band,
+    }
+
+
+def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+                mailbox_address: str, main_folder: str, now: datetime) -> Recorded:
+    store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
+    if raw.too_large:
+        extraction = Extraction(source="none", review_reason="too-large", carries_form=True)
+    verdict = _verdict(ctx, dict(extraction.fields), extraction, raw.received_at,
+                       mailbox_address, [])
+    reference = store.next_reference(raw.received_at.year)
+    intake_id = store.insert("intakes", {
+        "reference": reference,
+        "message_id": ctx.email.message_id,
+        "sender": ctx.email.sender,
+        "reply_to": decision.reply_to,
+        "received_at": raw.received_at,
+        "last_message_at": raw.received_at,
+        **_verdict_columns(verdict),
+        "fields": extraction.fields,
+        "field_sources": extraction.where,
+        "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
+        "priority": verdict.priority,
+        "urgent_because": list(verdict.urgent_because),
+        "source": extraction.source,
+        "review_reason": extraction.review_reason,
+        "folder": raw.folder if raw.folder != main_folder else None,
+        "machine_reason": decision.machine_reason,
+        "created_at": now,
+        "updated_at": now,
+    })
+    store.update("messages", message_row, {"intake_id": intake_id})
+    audit = {"intake_id": intake_id, "message_row": message_row, "at": now}
+    store.audit("extracted", **audit, source=extraction.source,
+                fields=sorted(extraction.fields), review_reason=extraction.review_reason)
+    store.audit("checked", **audit, status=verdict.status, missing=list(verdict.missing),
+                invalid=list(verdict.invalid), cc_missing=list(verdict.cc_missing),
+                priority=verdict.priority, age_band=verdict.age_band)
+    intake = store.intake_by_id(intake_id) or {}
+    queued = []
+    if decision.reply_to:
+        queue(store, composer.acknowledgement(intake), kind="ack", intake_id=intake_id, now=now)
+        queued.append("ack")
+    else:
+        store.audit("not-answered", **audit, reason=decision.machine_reason or "no-reply-address")
+    if verdict.priority == "urgent" or verdict.status == "manual_review":
+        queue(store, composer.alert(intake), kind="alert", intake_id=intake_id, now=now)
+        queued.append("alert")
+    return Recorded(raw.uid, "intake", reference, verdict.status, extraction.review_reason,
+                    tuple(queued))
+
+
+def _correction(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+                mailbox_address: str, now: datetime) -> Recorded:
+    store, new = ctx.store, ctx.extraction
+    intake = decision.intake or {}
+    intake_id = intake["id"]
+    readable = new.carries_form and new.review_reason is None
+    fields = dict(intake.get("fields") or {})
+    if readable:
+        fields.update({k: v for k, v in new.fields.items() if v.strip()})
+    merged = Extraction(
+        source=new.source if new.carries_form else intake.get("source", "none"),
+        fields=fields,
+        review_reason=new.review_reason if new.carries_form else intake.get("review_reason"),
+        carries_form=new.carries_form or intake.get("source", "none") != "none",
+    )
+    recipients = sorted({*intake.get("recipients", []), *ctx.email.to, *ctx.email.cc})
+    verdict = _verdict(ctx, fields, merged, _received(intake), mailbox_address, recipients)
+    was_urgent = intake.get("priority") == "urgent"
+    priority = "urgent" if was_urgent or verdict.priority == "urgent" else "normal"
+    sources = dict(intake.get("field_sources") or {})
+    if readable:
+        sources.update(new.where)
+    store.update("intakes", intake_id, {
+        **_verdict_columns(verdict),
+        "fields": fields,
+        "field_sources": sources,
+        "recipients": recipients,
+        "priority": priority,
+        "urgent_because": sorted({*intake.get("urgent_because", []), *verdict.urgent_because}),
+        "source": merged.source,
+        "review_reason": merged.review_reason,
+        "last_message_at": ctx.raw.received_at,
+        "updated_at": now,
+    })
+    store.update("messages", message_row, {"intake_id": intake_id})
+    store.audit("corrected", intake_id=intake_id, message_row=message_row, at=now,
+                previous_status=intake.get("status"), status=verdict.status,
+                missing=list(verdict.missing), invalid=list(verdict.invalid),
+                cc_missing=list(verdict.cc_missing), fields_replaced=sorted(new.fields)
+                if readable else [])
+    updated = store.intake_by_id(intake_id) or {}
+    queued = []
+    if decision.reply_to:
+        ack = composer.acknowledgement(updated, correction=True)
+        queue(store, ack, kind="correction", intake_id=intake_id, now=now)
+        queued.append("correction")
+    if priority == "urgent" and not was_urgent:
+        queue(store, composer.alert(updated), kind="alert", intake_id=intake_id, now=now)
+        queued.append("alert")
+    return Recorded(ctx.raw.uid, "correction", intake["reference"], verdict.status,
+                    merged.review_reason, tuple(queued))
+
+
+def _attach(ctx: Context, decision: Decision, message_row: int, now: datetime) -> Recorded:
+    """A note from someone else in the thread, or a bounce of what we sent."""
+    store = ctx.store
+    intake = decision.intake or {}
+    store.update("messages", message_row, {"intake_id": intake["id"]})
+    if decision.outcome == "bounce":
+        store.update("intakes", intake["id"], {"bounced": 1, "updated_at": now})
+    store.audit(decision.outcome, intake_id=intake["id"], message_row=message_row, at=now,
+                reason=decision.reason)
+    return Recorded(ctx.raw.uid, decision.outcome, intake["reference"], intake.get("status"),
+                    decision.reason)
+
+
+def _received(intake: dict[str, Any]) -> datetime:
+    return parse_iso(intake["received_at"])

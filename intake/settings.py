@@ -1,0 +1,289 @@
+"""Read settings.toml into typed Settings, reporting every bad key at once.
+
+Each problem is one line, `[section] key: what is wrong`; SettingsError
+carries them all. Secrets are never read here, only where they live.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import SettingsError
+from .settings_types import (
+    DigestSettings,
+    MailboxSettings,
+    OAuth2Settings,
+    ReminderSettings,
+    Secret,
+    Settings,
+    SmtpSettings,
+)
+
+SECURITY = ("tls", "starttls", "none")
+MISSING = object()
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _Reader:
+    """Reads one section, collecting problems instead of stopping at the first."""
+
+    def __init__(self, data: dict[str, Any], section: str, problems: list[str]):
+        self.section = section
+        self.problems = problems
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            self.fail("", "must be a table")
+            raw = {}
+        self.data = raw
+
+    def fail(self, key: str, why: str) -> None:
+        self.problems.append(f"[{self.section}] {key}: {why}" if key else f"[{self.section}] {why}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING,
+            check: Callable[[Any], str | None] | None = None) -> Any:
+        if key not in self.data:
+            if default is MISSING:
+                self.fail(key, "missing")
+            return None if default is MISSING else default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            self.fail(key, f"must be {names}, not {value!r}")
+            return None if default is MISSING else default
+        if check:
+            why = check(value)
+            if why:
+                self.fail(key, why)
+                return None if default is MISSING else default
+        return value
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, not {v!r}"
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else f"not a port number: {value}"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be more than 0"
+
+
+def _address(value: str) -> str | None:
+    match = re.search(r"<([^<>]+)>\s*$", value)
+    try:
+        validate_email(match.group(1) if match else value, check_deliverability=False)
+    except EmailNotValidError as err:
+        return f"not an email address ({err})"
+    return None
+
+
+def _addresses(value: list) -> str | None:
+    if not value:
+        return "must name at least one address"
+    for item in value:
+        if not isinstance(item, str) or _address(item):
+            return f"not an email address: {item!r}"
+    return None
+
+
+def _time(value: str) -> str | None:
+    return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value) else "must be HH:MM"
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown timezone {value!r}"
+    return None
+
+
+def _secret(reader: _Reader, base: Path, *, required: bool) -> Secret | None:
+    env = reader.get("password_env", str, None)
+    file = reader.get("password_file", str, None)
+    if env and file:
+        reader.fail("password_env", "give password_env or password_file, not both")
+        return None
+    if not env and not file:
+        if required:
+            reader.fail("password_env", "missing (or password_file)")
+        return None
+    return Secret(env=env, file=(base / file) if file else None)
+
+
+def _security(reader: _Reader, default: str) -> tuple[str, str, int | None]:
+    host = reader.get("host", str) or ""
+    security = reader.get("security", str, default, _one_of(*SECURITY))
+    if security == "none" and host and not is_loopback(host):
+        reader.fail("security", f"plain text is allowed only to a loopback host, not {host!r}")
+    return host, security, reader.get("port", int, check=_port)
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    return (base / value).resolve() if value else None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a settings file; raise SettingsError with every problem."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as err:
+        raise SettingsError([f"[settings] {path}: file not found"]) from err
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError([f"[settings] {path}: not valid TOML ({err})"]) from err
+    base = path.resolve().parent
+    problems: list[str] = []
+
+    box = _Reader(data, "mailbox", problems)
+    kind = box.get("kind", str, "imap", _one_of("imap", "maildir"))
+    if kind == "maildir":
+        mailbox = MailboxSettings(
+            kind="maildir",
+            path=_path(base, box.get("path", str)),
+            address=(box.get("address", str, "prevent@lewisham.gov.uk") or "").lower(),
+            processed_folder=box.get("processed_folder", str, None),
+            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+        )
+    else:
+        host, security, port = _security(box, "tls")
+        auth = box.get("auth", str, "password", _one_of("password", "oauth2"))
+        username = box.get("username", str) or ""
+        mailbox = MailboxSettings(
+            kind="imap",
+            host=host,
+            port=port or 993,
+            security=security,
+            ca_file=_path(base, box.get("ca_file", str, None)),
+            username=username,
+            address=(box.get("address", str, username) or "").lower(),
+            password=_secret(box, base, required=auth == "password") or Secret(),
+            auth=auth,
+            folder=box.get("folder", str) or "INBOX",
+            more_folders=tuple(box.get("more_folders", list, [])),
+            processed_folder=box.get("processed_folder", str, None),
+            poll_seconds=box.get("poll_seconds", float, 60.0, _positive),
+            batch_size=box.get("batch_size", int, 50, _positive),
+            max_message_bytes=box.get("max_message_bytes", int, 30 * 2**20, _positive),
+            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+        )
+
+    smtp_reader = _Reader(data, "smtp", problems)
+    mode = smtp_reader.get("mode", str, "send", _one_of("send", "shadow", "outbox"))
+    offline = mode == "outbox"  # the demo's sender: writes files, needs no server
+    host, security, port = (
+        ("", "none", 0) if offline and "host" not in smtp_reader.data
+        else _security(smtp_reader, "starttls")
+    )
+    smtp_user = smtp_reader.get("username", str, None)
+    smtp_auth = smtp_reader.get("auth", str, "password", _one_of("password", "oauth2"))
+    smtp = SmtpSettings(
+        host=host,
+        port=port or 587,
+        security=security,
+        ca_file=_path(base, smtp_reader.get("ca_file", str, None)),
+        username=smtp_user,
+        password=_secret(smtp_reader, base, required=bool(smtp_user) and smtp_auth == "password"),
+        auth=smtp_auth,
+        sender=smtp_reader.get("from", str, check=_address) or "",
+        mode=mode,
+        shadow_folder=_path(base, smtp_reader.get("shadow_folder", str, "var/outgoing")),
+    )
+
+    store = _Reader(data, "store", problems)
+    triage = _Reader(data, "triage", problems)
+    replies = _Reader(data, "replies", problems)
+    reminders = _Reader(data, "reminders", problems)
+    digest = _Reader(data, "digest", problems)
+    parser = _Reader(data, "parser", problems)
+    rules = _Reader(data, "rules", problems)
+    oauth2 = _read_oauth2(data, problems, base, needed="oauth2" in (mailbox.auth, smtp.auth))
+
+    settings = Settings(
+        path=path.resolve(),
+        mailbox=mailbox,
+        smtp=smtp,
+        store_path=_path(base, store.get("path", str)) or base / "var/intake.sqlite3",
+        alert_to=tuple(a.lower() for a in triage.get("alert_to", list, check=_addresses) or ()),
+        digest=DigestSettings(
+            to=tuple(digest.get("to", list, check=_addresses) or ()),
+            at=digest.get("at", str, "08:00", _time),
+            timezone=digest.get("timezone", str, "Europe/London", _timezone),
+        ),
+        reminders=ReminderSettings(
+            first_after_hours=reminders.get("first_after_hours", float, 24.0, _positive),
+            every_hours=reminders.get("every_hours", float, 24.0, _positive),
+            max=reminders.get("max", int, 3, lambda v: None if v >= 0 else "must be 0 or more"),
+        ),
+        max_replies_per_address_per_hour=replies.get(
+            "max_per_address_per_hour", int, 5, _positive
+        ),
+        oauth2=oauth2,
+        rules_dir=_path(base, rules.get("path", str, None)),
+        templates_dir=_path(base, rules.get("templates", str, None)),
+        parse_timeout_seconds=parser.get("timeout_seconds", float, 20.0, _positive),
+        parse_memory_mb=parser.get("memory_mb", int, 1024, _positive),
+        parser_workers=parser.get("workers", int, 2, _positive),
+    )
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _read_oauth2(
+    data: dict, problems: list[str], base: Path, *, needed: bool
+) -> OAuth2Settings | None:
+    if "oauth2" not in data:
+        if needed:
+            problems.append("[oauth2] missing: auth = \"oauth2\" needs an [oauth2] section")
+        return None
+    reader = _Reader(data, "oauth2", problems)
+    secret_env = reader.get("client_secret_env", str, None)
+    certificate = reader.get("client_certificate", str, None)
+    thumbprint = reader.get("client_certificate_thumbprint", str, None)
+    if bool(secret_env) == bool(certificate):
+        reader.fail("client_secret_env", "give client_secret_env or client_certificate, one only")
+    if certificate and not thumbprint:
+        reader.fail("client_certificate_thumbprint", "missing (needed with client_certificate)")
+    authority = reader.get("authority", str, "https://login.microsoftonline.com")
+    if authority and not authority.startswith("https://"):
+        reader.fail("authority", "must be an https:// address")
+    token_url = reader.get("token_url", str, None)
+    if token_url and not (token_url.startswith("https://") or _loopback_url(token_url)):
+        reader.fail("token_url", "must be https://, or http:// only to a loopback host")
+    return OAuth2Settings(
+        tenant_id=reader.get("tenant_id", str) or "",
+        client_id=reader.get("client_id", str) or "",
+        client_secret=Secret(env=secret_env) if secret_env else None,
+        client_certificate=_path(base, certificate),
+        client_certificate_thumbprint=thumbprint,
+        authority=authority or "https://login.microsoftonline.com",
+        scope=reader.get("scope", str, "https://outlook.office365.com/.default"),
+        token_url=token_url,
+    )
+
+
+def _loopback_url(url: str) -> bool:
+    match = re.match(r"http://(\[[^\]]+\]|[^:/]+)", url)
+    return bool(match) and is_loopback(match.group(1))

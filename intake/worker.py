@@ -1,0 +1,256 @@
+"""The polling worker: take new mail, record it, then act from the record.
+
+For each folder: re-mark what was recorded but not yet marked (a kill
+between commit and mark), then fetch what is new in batches, record each
+message in its own transaction, and only then mark it on the server.
+Sending, reminders and the digest run from the store on a schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from types import FrameType
+
+import schedule
+
+from .clock import utcnow
+from .compose import Composer
+from .digest import queue_due_digests
+from .errors import LoginError, MailboxError, SendError
+from .extract import ParserPool
+from .fetch import Mailbox, open_mailbox
+from .outbox import deliver_due
+from .pipeline import Pipeline
+from .record import Recorded
+from .reminders import queue_due_reminders
+from .rules import load_rules
+from .send import Sender, open_sender
+from .settings_types import Settings
+from .store import Store
+
+log = logging.getLogger("intake")
+
+RECONNECT_FIRST_SECONDS = 1.0
+RECONNECT_MAX_SECONDS = 300.0
+ONCE_RECONNECT_ATTEMPTS = 6
+
+
+class Stop(Exception):
+    """SIGTERM arrived while the worker was waiting, not mid-message."""
+
+
+class Worker:
+    def __init__(self, settings: Settings, *, once: bool, token_provider: object = None):
+        self.settings = settings
+        self.once = once
+        self.stopping = False
+        self.in_message = False
+        self.store = Store(settings.store_path)
+        self.store.lock()
+        self.rules = load_rules(settings.rules_dir)
+        self.composer = Composer(settings, settings.templates_dir)
+        self.pool = ParserPool(rules=self.rules, rules_dir=settings.rules_dir,
+                               workers=settings.parser_workers,
+                               timeout=settings.parse_timeout_seconds,
+                               memory_mb=settings.parse_memory_mb)
+        self.pipeline = Pipeline(settings, self.store, self.rules, self.pool, self.composer)
+        self.mailbox: Mailbox = open_mailbox(settings.mailbox, token_provider)
+        self.token_provider = token_provider
+        self._sender: Sender | None = None
+        self.shadow = settings.smtp.mode != "send"
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(30).seconds.do(self.deliver)
+        self.scheduler.every(5).minutes.do(self.remind)
+        self.scheduler.every(1).minutes.do(self.digest)
+
+    # -- the loop ----------------------------------------------------------
+
+    def run(self) -> int:
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            return self._loop()
+        except Stop:
+            log.info("stopped on SIGTERM")
+            return 0
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.close()
+
+    def _loop(self) -> int:
+        failures = 0
+        while not self.stopping:
+            try:
+                self.mailbox.connect()
+                self.take_all()
+                failures = 0
+                self.after_mail()
+                if self.once:
+                    return 0
+                self.scheduler.run_pending()
+                self.mailbox.wait_for_mail(self._wait_seconds())
+            except LoginError as err:
+                log.error("mailbox: %s", err)
+                if self.once:
+                    return 1
+                failures += 1
+                self._backoff(failures)
+            except MailboxError as err:
+                failures += 1
+                if self.once and failures > ONCE_RECONNECT_ATTEMPTS:
+                    log.error("mailbox: %s; giving up after %d attempts", err, failures)
+                    return 1
+                log.warning("mailbox: %s; reconnecting (attempt %d)", err, failures)
+                self.mailbox.close()
+                self._backoff(failures)
+        return 0
+
+    def _backoff(self, failures: int) -> None:
+        delay = min(RECONNECT_FIRST_SECONDS * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
+        self._sleep(delay)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.2, deadline - time.monotonic()))
+
+    def _wait_seconds(self) -> float:
+        until_job = self.scheduler.idle_seconds
+        wait = self.settings.mailbox.poll_seconds
+        return max(1.0, min(wait, until_job if until_job is not None else wait))
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        if not self.in_message:
+            raise Stop()
+
+    # -- taking mail -------------------------------------------------------
+
+    def take_all(self) -> int:
+        taken = 0
+        for folder in self.mailbox.folders():
+            taken += self.take_folder(folder)
+        return taken
+
+    def take_folder(self, folder: str) -> int:
+        uidvalidity = self.mailbox.uidvalidity(folder)
+        state = self.store.folder_state(folder)
+        last_uid = 0
+        if state is not None:
+            if state[0] == uidvalidity:
+                last_uid = state[1]
+            else:
+                log.warning("%s: UIDVALIDITY changed (%s -> %s); rescanning, duplicates skipped",
+                            folder, state[0], uidvalidity)
+        self._mark(folder, uidvalidity, self.store.unmarked_uids(folder, uidvalidity))
+        uids = self.mailbox.uids_after(folder, last_uid)
+        known = self.store.known_uids(folder, uidvalidity, uids)
+        new = [uid for uid in uids if uid not in known]
+        if not new:
+            return 0
+        progress = _Progress(len(new), folder)
+        batch_size = max(1, self.settings.mailbox.batch_size)
+        done = 0
+        for start in range(0, len(new), batch_size):
+            chunk = new[start:start + batch_size]
+            raws = list(self.mailbox.fetch(folder, chunk))
+            recorded_uids = []
+            self.in_message = True
+            try:
+                for result in self.pipeline.process(raws, utcnow()):
+                    recorded_uids.append(result.uid)
+                    _log_recorded(folder, result)
+                    done += 1
+                    progress.show(done)
+                    if self.stopping:
+                        break
+            finally:
+                self.in_message = False
+            self._mark(folder, uidvalidity, recorded_uids)
+            if self.stopping:
+                raise Stop()
+        progress.finish()
+        return done
+
+    def _mark(self, folder: str, uidvalidity: int, uids: list[int]) -> None:
+        """Mark on the server what is committed in the store (never in shadow mode)."""
+        if not uids:
+            return
+        if not self.shadow:
+            self.mailbox.mark_processed(folder, uids)
+        self.store.set_marked(folder, uidvalidity, uids)
+
+    # -- acting from the store ---------------------------------------------
+
+    def after_mail(self) -> None:
+        self.remind()
+        self.digest()
+        self.deliver()
+
+    def remind(self) -> None:
+        for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
+            log.info("%s reminder queued", reference)
+
+    def digest(self) -> None:
+        for day in queue_due_digests(self.store, self.settings, self.composer, now=utcnow()):
+            log.info("digest for %s queued", day.isoformat())
+
+    def deliver(self) -> None:
+        try:
+            if self._sender is None:
+                self._sender = open_sender(self.settings, self.token_provider)
+            report = deliver_due(self.store, self._sender, self.settings, utcnow())
+            log.debug("outbox: %s", report)
+        except SendError as err:
+            log.warning("smtp: %s; messages wait in the outbox", err)
+            self._close_sender()
+
+    def _close_sender(self) -> None:
+        if self._sender is not None:
+            try:
+                self._sender.close()
+            except Exception:  # closing a broken connection may fail again
+                pass
+            self._sender = None
+
+    def close(self) -> None:
+        self._close_sender()
+        self.mailbox.close()
+        self.pool.close()
+        self.store.close()
+
+
+def _log_recorded(folder: str, result: Recorded) -> None:
+    parts = [f"uid={result.uid}"]
+    if result.reference:
+        parts.append(result.reference)
+    parts.append(result.outcome)
+    if result.status:
+        parts.append(result.status)
+    if result.reason:
+        parts.append(f"({result.reason})")
+    if result.queued:
+        parts.append("queued " + ",".join(result.queued))
+    log.info("%s %s", folder, " ".join(parts))
+
+
+class _Progress:
+    """A progress bar on standard error, only on a terminal and only for a backlog."""
+
+    def __init__(self, total: int, folder: str, write: Callable[[str], object] = sys.stderr.write):
+        self.total = total
+        self.folder = folder
+        self.write = write
+        self.enabled = total >= 20 and sys.stderr.isatty()
+
+    def show(self, done: int) -> None:
+        if self.enabled:
+            filled = int(30 * done / self.total)
+            self.write(f"\r{self.folder} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}")
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.write("\n")
