@@ -17,7 +17,6 @@ from .compose import Composer
 from .decide import Context, Decision
 from .models import Extraction, Verdict
 from .outbox import queue
-from .store import Store
 
 
 @dataclass(frozen=True)
