@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="one intake in full, with its audit trail")
     show.add_argument("reference")
 
+    health = commands.add_parser("health", help="exit 0 when the worker is alive (healthcheck)")
+    health.add_argument("--max-age", type=int, default=900, metavar="SECONDS",
+                        help="the worker's heartbeat must be newer than this (default 900)")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -205,6 +209,18 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _health(settings: Settings, args: argparse.Namespace) -> int:
+    from .worker import heartbeat_age
+
+    age = heartbeat_age(settings.store_path)
+    if age is None or age > args.max_age:
+        seen = "never" if age is None else f"{int(age)} s ago"
+        print(f"intake: unhealthy: the worker's last heartbeat was {seen}", file=sys.stderr)
+        return EXIT_OPERATION
+    print(f"healthy: heartbeat {int(age)} s ago")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -214,4 +230,5 @@ COMMANDS = {
     "purge": _purge,
     "triage": _triage,
     "show": _show,
+    "health": _health,
 }

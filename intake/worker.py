@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 import schedule
@@ -37,6 +38,18 @@ log = logging.getLogger("intake")
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 300.0
 ONCE_RECONNECT_ATTEMPTS = 6
+
+
+def heartbeat_path(store_path: Path) -> Path:
+    return Path(f"{store_path}.heartbeat")
+
+
+def heartbeat_age(store_path: Path) -> float | None:
+    """Seconds since the worker last went round its loop; None if it never did."""
+    try:
+        return max(0.0, time.time() - heartbeat_path(store_path).stat().st_mtime)
+    except FileNotFoundError:
+        return None
 
 
 class Stop(Exception):
@@ -86,6 +99,7 @@ class Worker:
             try:
                 self.mailbox.connect()
                 self.take_all()
+                heartbeat_path(self.settings.store_path).touch()
                 failures = 0
                 self.after_mail()
                 if self.once:

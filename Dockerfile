@@ -1,0 +1,27 @@
+# The intake worker. Same install steps as the README: pip install the project.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+
+RUN groupadd --system intake && useradd --system --gid intake --home-dir /app intake
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY intake ./intake
+COPY rules ./rules
+COPY templates ./templates
+RUN pip install --no-cache-dir . \
+    && mkdir -p /config /data \
+    && chown intake:intake /data
+
+# settings.toml is mounted at /config; the store (and shadow folder) live on /data.
+# Point the settings at them: [store] path = "/data/intake.sqlite3", and
+# [rules] path = "/app/rules", templates = "/app/templates".
+VOLUME ["/config", "/data"]
+USER intake
+
+HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["intake", "--config", "/config/settings.toml", "health"]
+
+ENTRYPOINT ["intake", "--config", "/config/settings.toml"]
+CMD ["run"]
