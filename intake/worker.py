@@ -20,6 +20,7 @@ import schedule
 
 from .clock import utcnow
 from .compose import Composer
+from .crashpoints import crashpoint
 from .digest import queue_due_digests
 from .errors import LoginError, MailboxError, SendError
 from .extract import ParserPool
@@ -171,11 +172,13 @@ class Worker:
         for start in range(0, len(new), batch_size):
             chunk = new[start:start + batch_size]
             raws = list(self.mailbox.fetch(folder, chunk))
+            crashpoint("fetched")
             recorded_uids = []
             self.in_message = True
             try:
                 for result in self.pipeline.process(raws, utcnow()):
                     recorded_uids.append(result.uid)
+                    crashpoint("recorded")
                     _log_recorded(folder, result)
                     done += 1
                     progress.show(done)
@@ -184,6 +187,7 @@ class Worker:
             finally:
                 self.in_message = False
             self._mark(folder, uidvalidity, recorded_uids)
+            crashpoint("marked")
             if self.stopping:
                 raise Stop()
         progress.finish()
