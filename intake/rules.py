@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingsError
+from .paths import project_dir
 
 VALIDATORS = ("text", "date-of-birth", "date", "email", "yes-no")
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _read(directory: Path, name: str) -> dict:
 
 def load_rules(directory: Path | None = None) -> Rules:
     """Read and validate every rules file; raise SettingsError listing each problem."""
-    directory = directory or DEFAULT_RULES_DIR
+    directory = directory or project_dir("rules")
     form = _read(directory, "fields.toml")
     recipients = _read(directory, "recipients.toml")
     urgency = _read(directory, "urgency.toml")
