@@ -1,0 +1,61 @@
+"""Shared fixtures. The real mail servers live in servers.py and smtp_server.py.
+
+- `tls_certificate`: (cert, key) paths of a throwaway self-signed certificate
+  for localhost / 127.0.0.1 (session).
+- `dovecot_server`: the session's Dovecot process (DovecotServer).
+- `dovecot`: a DovecotAccount for a fresh, empty user on it (per test); the
+  server is running again after each test, whatever the test did to it.
+- `smtp_server`: an SmtpServer (aiosmtpd) started plain, per test.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servers import DovecotAccount, DovecotServer, free_port, make_certificate
+from smtp_server import SmtpServer
+
+
+@pytest.fixture(scope="session")
+def tls_certificate() -> Iterator[tuple[Path, Path]]:
+    # A 0755 dir outside pytest's 0700 tmp tree: Dovecot's processes read it too.
+    directory = Path(tempfile.mkdtemp(prefix="intake-cert-"))
+    directory.chmod(0o755)
+    try:
+        yield make_certificate(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot_server(tls_certificate: tuple[Path, Path]) -> Iterator[DovecotServer]:
+    try:
+        server = DovecotServer(*tls_certificate)
+    except RuntimeError as err:
+        pytest.fail(f"{err} (tests/setup-servers.sh installs it)", pytrace=False)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> Iterator[DovecotAccount]:
+    user, _ = dovecot_server.add_user()
+    yield DovecotAccount(dovecot_server, user)
+    dovecot_server.start()  # a test that stopped it leaves it running for the next
+
+
+@pytest.fixture
+def smtp_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port(), *tls_certificate)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
