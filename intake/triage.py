@@ -1,0 +1,237 @@
+"""The MASH triage view: open intakes, urgent first then oldest; one intake in full; closing.
+
+This is for the MASH worker at a terminal: `render_show` prints form answers
+(personal data) on standard output on purpose. The triage table and the
+digest carry references and verdicts only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .clock import day_bounds, iso, local_day, parse_iso
+from .errors import SettingsError
+from .rules import load_rules
+from .settings_types import Settings
+from .store import Store, decode_row
+
+OPEN_STATUSES = ("incomplete", "manual_review")
+STATUSES = ("complete", "incomplete", "manual_review")
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("reference", "Reference"),
+    ("received_local", "Received"),
+    ("age_band", "Age band"),
+    ("priority", "Priority"),
+    ("status", "Status"),
+    ("missing_text", "Missing"),
+    ("reminders_sent", "Reminders"),
+    ("days_open", "Days open"),
+    ("note", "Note"),
+)
+
+
+# -- shared with the digest --------------------------------------------------
+
+
+def days_open(intake: dict[str, Any], now: datetime, timezone: str) -> int:
+    """Calendar days since the intake was received, counted in the local timezone."""
+    received = local_day(parse_iso(intake["received_at"]), timezone)
+    return max(0, (local_day(now, timezone) - received).days)
+
+
+def gaps(intake: dict[str, Any]) -> list[str]:
+    """What stands between the intake and complete: keys only, never values."""
+    out = list(intake.get("missing") or [])
+    out += [f"{key} (invalid)" for key in intake.get("invalid") or []]
+    cc = intake.get("cc_missing") or []
+    if cc:
+        out.append(f"not copied in ({len(cc)})")
+    if intake.get("status") == "manual_review":
+        out.append(f"review: {intake.get('review_reason') or 'unknown'}")
+    return out
+
+
+def notes(intake: dict[str, Any], reminders_max: int) -> list[str]:
+    """Flags a person should see: no response, a bounce, mail found in another folder."""
+    out = []
+    sent = int(intake.get("reminders_sent") or 0)
+    last_reminder = intake.get("last_reminder_at")
+    if (intake.get("status") == "incomplete" and reminders_max > 0 and sent >= reminders_max
+            and (last_reminder is None or intake["last_message_at"] <= last_reminder)):
+        out.append("no response")
+    if intake.get("bounced"):
+        out.append("referrer could not be reached")
+    if intake.get("folder"):  # record.py leaves it NULL for the main folder
+        out.append("junk folder")
+    return out
+
+
+# -- the triage table --------------------------------------------------------
+
+
+def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
+                priority: str | None = None, since: date | None = None,
+                until: date | None = None, now: datetime) -> list[dict[str, Any]]:
+    """Open (not closed) intakes, urgent first then oldest, each with display columns added.
+
+    By default those incomplete or in manual review; `status` picks one status instead
+    (complete included). `since`/`until` are inclusive local days of receipt.
+    """
+    timezone = settings.digest.timezone
+    where, params = ["closed_at IS NULL"], []
+    if status is None:
+        where.append(f"status IN ({', '.join('?' * len(OPEN_STATUSES))})")
+        params += OPEN_STATUSES
+    else:
+        where.append("status = ?")
+        params.append(status)
+    if priority is not None:
+        where.append("priority = ?")
+        params.append(priority)
+    if since is not None:
+        where.append("received_at >= ?")
+        params.append(iso(day_bounds(since, timezone)[0]))
+    if until is not None:
+        where.append("received_at < ?")
+        params.append(iso(day_bounds(until, timezone)[1]))
+    query = (f"SELECT * FROM intakes WHERE {' AND '.join(where)} "
+             "ORDER BY priority = 'urgent' DESC, received_at, id")
+    zone = ZoneInfo(timezone)
+    rows = []
+    for row in store.query(query, params):
+        intake = decode_row(row)
+        received = parse_iso(intake["received_at"]).astimezone(zone)
+        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M")
+        intake["days_open"] = days_open(intake, now, timezone)
+        intake["missing_text"] = ", ".join(gaps(intake))
+        intake["note"] = "; ".join(notes(intake, settings.reminders.max))
+        rows.append(intake)
+    return rows
+
+
+def render_triage(rows: list[dict[str, Any]], *, now: datetime) -> str:
+    """A plain aligned table of `triage_rows`, one intake a line."""
+    if not rows:
+        return "No open intakes."
+    table = [[label for _, label in COLUMNS]]
+    for row in rows:
+        table.append([_cell(row.get(key)) for key, _ in COLUMNS])
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+             .rstrip() for line in table]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    urgent = sum(1 for row in rows if row.get("priority") == "urgent")
+    lines.append("")
+    lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
+                 f"(as of {iso(now)})")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    return str(value)
+
+
+# -- one intake in full ------------------------------------------------------
+
+
+def render_show(store: Store, settings: Settings, reference: str) -> str | None:
+    """Every column, the form answers and the audit trail of one intake; None if unknown."""
+    intake = store.intake(reference.strip())
+    if intake is None:
+        return None
+    zone = ZoneInfo(settings.digest.timezone)
+
+    def when(text: str | None) -> str:
+        if not text:
+            return "-"
+        return parse_iso(text).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    lines = [f"{intake['reference']}  {intake['status']}  {intake['priority']}"]
+    skip = {"reference", "fields", "field_sources", "findings"}
+    for key, value in intake.items():
+        if key in skip:
+            continue
+        if key.endswith("_at") and isinstance(value, str):
+            value = when(value)
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        lines.append(f"  {key:<16} {_cell(value)}")
+    note = "; ".join(notes(intake, settings.reminders.max))
+    if note:
+        lines.append(f"  {'note':<16} {note}")
+
+    lines += ["", "Findings"]
+    for finding in intake.get("findings") or []:
+        lines.append(f"  {finding.get('field', '')}: {finding.get('message', '')}")
+    if not intake.get("findings"):
+        lines.append("  (none)")
+
+    lines += ["", "Form answers"]
+    fields: dict[str, str] = intake.get("fields") or {}
+    sources: dict[str, str] = intake.get("field_sources") or {}
+    if intake.get("purged_at"):
+        lines.append("  (erased by purge)")
+    elif not fields:
+        lines.append("  (none)")
+    width = max((len(key) for key in fields), default=0)
+    for key in _form_order(settings, fields):
+        text = str(fields[key]).splitlines() or [""]
+        where = f"  [{sources[key]}]" if key in sources else ""
+        lines.append(f"  {key:<{width}}  {text[0]}{where if len(text) == 1 else ''}")
+        lines += [f"  {'':<{width}}  {more}" for more in text[1:]]
+        if len(text) > 1 and where:
+            lines.append(f"  {'':<{width}}{where}")
+
+    lines += ["", "Messages"]
+    for message in store.query(
+        "SELECT id, received_at, sender, outcome, reason, raw IS NOT NULL AS kept "
+        "FROM messages WHERE intake_id = ? ORDER BY id", (intake["id"],)
+    ):
+        kept = "" if message["kept"] else "  (erased)"
+        lines.append(f"  #{message['id']}  {when(message['received_at'])}  {message['outcome']}"
+                     f"  {message['sender'] or '-'}  {message['reason'] or ''}{kept}".rstrip())
+
+    lines += ["", "Audit trail"]
+    for event in store.query(
+        "SELECT * FROM audit WHERE intake_id = ? OR message_row IN "
+        "(SELECT id FROM messages WHERE intake_id = ?) ORDER BY id", (intake["id"], intake["id"])
+    ):
+        detail = json.loads(event["detail"] or "{}")
+        text = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
+        lines.append(f"  {when(event['at'])}  {event['event']}  {text}".rstrip())
+    return "\n".join(lines)
+
+
+def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
+    """The keys in the order the form asks them (rules/fields.toml), then any others."""
+    try:
+        order = [rule.key for rule in load_rules(settings.rules_dir).fields]
+    except SettingsError:
+        order = []
+    known = [key for key in order if key in fields]
+    return known + sorted(key for key in fields if key not in order)
+
+
+# -- closing -----------------------------------------------------------------
+
+
+def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bool:
+    """Close an open intake (any status). False when there is none, or it is already closed."""
+    with store.transaction():
+        rows = store.query(
+            "SELECT id, status FROM intakes WHERE reference = ? AND closed_at IS NULL",
+            (reference.strip().upper(),),
+        )
+        if not rows:
+            return False
+        intake_id, status = rows[0]["id"], rows[0]["status"]
+        store.update("intakes", intake_id, {"closed_at": now, "close_reason": reason.strip(),
+                                            "updated_at": now})
+        store.audit("closed", intake_id=intake_id, at=now, status=status)
+    return True
