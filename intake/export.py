@@ -1,0 +1,92 @@
+"""Export every referral intake as JSON lines or CSV, per the contract.
+
+Only the intakes table is read: ignored messages, bounces, notes and second
+deliveries never become intakes, so they are never exported. The contract's
+keys come first, in its order; a few more useful to the MASH follow.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any, TextIO
+
+from .clock import day_bounds, iso, parse_iso
+from .store import Store, decode_row
+
+CONTRACT_KEYS: tuple[str, ...] = (
+    "reference", "message_id", "sender", "received_at", "status", "missing", "invalid",
+    "cc_missing", "fields", "priority", "age_band", "source", "review_reason",
+)
+EXTRA_KEYS: tuple[str, ...] = (
+    "last_message_at", "urgent_because", "reminders_sent", "bounced", "folder", "closed_at",
+    "close_reason", "purged_at",
+)
+KEYS = CONTRACT_KEYS + EXTRA_KEYS
+FORMATS = ("jsonl", "csv")
+_TIMES = frozenset({"received_at", "last_message_at", "closed_at", "purged_at"})
+
+
+def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone: str) -> int:
+    """Write intakes received on or after `since` (a local day) to `out`; return the count."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: jsonl or csv")
+    _ensure_utf8(out)
+    records = _records(store, since, timezone)
+    count = 0
+    if fmt == "jsonl":
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    else:
+        out.write("\ufeff")  # the byte-order mark Excel looks for
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(KEYS)
+        for record in records:
+            writer.writerow([_csv_cell(record[key]) for key in KEYS])
+            count += 1
+    out.flush()
+    return count
+
+
+def _records(store: Store, since: date | None, timezone: str) -> Iterator[dict[str, Any]]:
+    sql, params = "SELECT * FROM intakes", []
+    if since is not None:
+        sql += " WHERE received_at >= ?"
+        params.append(iso(day_bounds(since, timezone)[0]))
+    for row in store.query(sql + " ORDER BY received_at, id", params):
+        yield _record(decode_row(row))
+
+
+def _record(intake: dict[str, Any]) -> dict[str, Any]:
+    record = {key: intake.get(key) for key in KEYS}
+    for key in _TIMES:
+        if record[key]:
+            record[key] = iso(parse_iso(record[key]))  # always with its offset
+    record["sender"] = (record["sender"] or "").lower() or None
+    record["bounced"] = bool(record["bounced"])
+    for key in ("missing", "invalid", "cc_missing", "urgent_because"):
+        record[key] = list(record[key] or [])
+    record["fields"] = dict(record["fields"] or {})
+    return record
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ensure_utf8(out: TextIO) -> None:
+    """Standard output under a C locale is ASCII; the contract says UTF-8 whatever the locale."""
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("_", "-")
+    if encoding not in ("utf-8", "utf8") and hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
