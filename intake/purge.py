@@ -1,0 +1,104 @@
+"""Retention: erase the personal data of intakes closed more than N days ago.
+
+Erased: the form answers and where they were found (intakes.fields and
+field_sources), the stored messages with their attachments (messages.raw)
+and the bytes of every message we queued about the intake (outbox.raw; they
+hold no personal data by design, erased all the same). Kept: the reference,
+dates, verdicts and the audit trail, which never holds form answers.
+
+SQLite keeps old copies of changed pages in the write-ahead log and, without
+care, in free pages: secure_delete (set by the Store) zeroes freed space,
+VACUUM rebuilds the file, and a TRUNCATE checkpoint empties the WAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .clock import iso
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What was erased for one intake."""
+
+    reference: str
+    closed_at: str
+    form_answers: int
+    messages: int
+    outbox: int
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    older_than_days: int
+    cutoff: str
+    intakes: tuple[Purged, ...] = ()
+    wal_cleared: bool = True  # False: another connection kept the WAL from being emptied
+
+    def __str__(self) -> str:
+        lines = [f"{p.reference} (closed {p.closed_at[:10]}): erased {p.form_answers} form "
+                 f"answer{'s' if p.form_answers != 1 else ''}, {p.messages} stored "
+                 f"message{'s' if p.messages != 1 else ''}, {p.outbox} outgoing "
+                 f"message{'s' if p.outbox != 1 else ''}" for p in self.intakes]
+        total = len(self.intakes)
+        lines.append(f"purged {total} intake{'s' if total != 1 else ''} closed before "
+                     f"{self.cutoff}" if total else
+                     f"nothing to purge: no intake closed before {self.cutoff} is unpurged")
+        if not self.wal_cleared:
+            lines.append("warning: the write-ahead log could not be emptied while another "
+                         "process had the store open; run purge again when the worker is idle")
+        return "\n".join(lines)
+
+
+def purge(store: Store, older_than_days: int, *, now: datetime) -> PurgeReport:
+    """Erase personal data of intakes closed more than `older_than_days` days before `now`."""
+    if older_than_days < 0:
+        raise ValueError("older_than_days must be 0 or more")
+    cutoff = iso(now - timedelta(days=older_than_days))
+    purged: list[Purged] = []
+    with store.transaction():
+        due = store.query(
+            "SELECT id, reference, closed_at, fields FROM intakes "
+            "WHERE closed_at IS NOT NULL AND closed_at < ? AND purged_at IS NULL "
+            "ORDER BY closed_at, id", (cutoff,),
+        )
+        for row in due:
+            purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now))
+    if not purged:
+        return PurgeReport(older_than_days, cutoff, wal_cleared=_checkpoint(store))
+    store.conn.execute("VACUUM")  # rebuild the file: no free page keeps an old copy
+    return PurgeReport(older_than_days, cutoff, tuple(purged), wal_cleared=_checkpoint(store))
+
+
+def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
+           now: datetime) -> Purged:
+    conn = store.conn
+    (answers,) = conn.execute(
+        "SELECT COUNT(*) FROM intakes, json_each(intakes.fields) WHERE intakes.id = ?",
+        (intake_id,),
+    ).fetchone()
+    # The messages of the intake, and any second delivery of them that kept its bytes.
+    messages = conn.execute(
+        "UPDATE messages SET raw = NULL WHERE raw IS NOT NULL AND (intake_id = ? OR "
+        "(message_id IS NOT NULL AND message_id IN "
+        "(SELECT message_id FROM messages WHERE intake_id = ?)))", (intake_id, intake_id),
+    ).rowcount
+    # A message still waiting (held by the rate limit) would go out empty: cancel it.
+    outbox = conn.execute(
+        "UPDATE outbox SET raw = X'', status = CASE WHEN status = 'sent' THEN 'sent' "
+        "ELSE 'cancelled' END WHERE intake_id = ? AND length(raw) > 0", (intake_id,),
+    ).rowcount
+    store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
+                                        "updated_at": now})
+    store.audit("purged", intake_id=intake_id, at=now, form_answers=answers,
+                messages=messages, outbox=outbox)
+    return Purged(reference, closed_at, answers, messages, outbox)
+
+
+def _checkpoint(store: Store) -> bool:
+    """Copy the WAL into the file and truncate it to nothing; True when that fully happened."""
+    busy, _log, _done = store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return busy == 0
