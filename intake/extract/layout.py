@@ -1,0 +1,140 @@
+"""Read answers from rows of cells, whatever file they came from.
+
+A flat PDF and a Word document both come down to rows in reading order:
+table rows (label | answer, sometimes label | answer | label | answer) and
+lines of text outside tables (headings, "Label: answer", a label with its
+answer on the lines beneath). A heading sets the section, which decides
+repeated labels such as "Name" or "Email Address".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .labels import LabelMatcher, read_ticks
+
+
+@dataclass
+class Cell:
+    text: str
+    where: str
+
+
+@dataclass
+class Row:
+    cells: list[Cell]
+    in_table: bool = False
+    continues: bool = False  # first row of a table that carries on from the page before
+
+
+@dataclass
+class Answers:
+    fields: dict[str, str] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
+    labels_found: int = 0
+
+
+@dataclass
+class _Pending:
+    key: str
+    where: str
+    parts: list[str]
+    weak: bool  # a heading that doubles as the label ("Concerns" then the answer)
+
+
+class _Walker:
+    def __init__(self, matcher: LabelMatcher):
+        self.matcher = matcher
+        self.section: str | None = None
+        self.pending: _Pending | None = None
+        self.last: _Pending | None = None  # answer that a split table row may continue
+        self.found: dict[str, tuple[str, str, bool]] = {}  # key -> (value, where, weak)
+        self.labels: set[str] = set()
+
+    def store(self, key: str, value: str, where: str, weak: bool = False) -> None:
+        self.labels.add(key)
+        if key in self.found and (weak or not self.found[key][2]) and self.found[key][0]:
+            return  # the first answer wins; a real label beats a heading
+        self.found[key] = (value, where, weak)
+
+    def close(self) -> None:
+        if self.pending:
+            p = self.pending
+            self.store(p.key, "\n".join(x for x in p.parts if x), p.where, p.weak)
+            self.last = p
+        self.pending = None
+
+    def row(self, row: Row) -> None:
+        cells = row.cells
+        texts = [c.text.strip() for c in cells]
+        filled = [t for t in texts if t]
+        if not filled:
+            return
+        if len(filled) == 1:
+            section = self.matcher.section(filled[0])
+            if section:
+                self.close()
+                self.last = None
+                self.section = section
+                rule = self.matcher.field(filled[0], section)
+                if rule and rule.section == section:
+                    where = cells[texts.index(filled[0])].where
+                    self.pending = _Pending(rule.key, where, [], weak=True)
+                return
+        if row.continues and self.last and texts and not texts[0] and len(filled) == 1:
+            self.last.parts.append(filled[0])
+            self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
+            return
+        index, matched = 0, False
+        while index < len(cells):
+            text = texts[index]
+            match = self.matcher.label_at_start(text, self.section, self.found.keys())
+            if match:
+                self.close()
+                matched = True
+                key, where = match.field.key, cells[index].where
+                if match.rest:
+                    self._set(key, [match.rest], where)
+                elif index + 1 < len(cells) and not self.matcher.is_label(texts[index + 1]):
+                    self._set(key, [texts[index + 1]], cells[index + 1].where)
+                    index += 2
+                    continue
+                else:
+                    self.pending = _Pending(key, cells[index].where, [], weak=False)
+            elif text and self.pending and not matched:
+                self.pending.parts.append(text)
+            elif text and row.in_table and self.last and not matched and index > 0:
+                # label cell left empty: the answer carries on from the row above
+                self.last.parts.append(text)
+                self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
+            index += 1
+
+    def _set(self, key: str, parts: list[str], where: str) -> None:
+        self.pending = _Pending(key, where, parts, weak=False)
+        self.close()
+
+    def answers(self) -> Answers:
+        self.close()
+        result = Answers(labels_found=len(self.labels))
+        for key, (value, where, _weak) in self.found.items():
+            value = tidy(value)
+            if value:
+                result.fields[key] = value
+                result.where[key] = where
+        return result
+
+
+def tidy(value: str) -> str:
+    """Strip an answer; turn tick boxes into the ticked option ("Yes"/"No")."""
+    ticked = read_ticks(value)
+    if ticked is not None:
+        return ticked
+    lines = [line.rstrip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip()
+
+
+def read_rows(rows: list[Row], matcher: LabelMatcher) -> Answers:
+    walker = _Walker(matcher)
+    for row in rows:
+        walker.row(row)
+    return walker.answers()

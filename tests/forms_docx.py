@@ -1,0 +1,74 @@
+"""Word (.docx) maker behind tests/forms.py: headings and label | answer tables."""
+
+from __future__ import annotations
+
+import io
+
+from docx import Document
+from docx.oxml import parse_xml
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+W14 = 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"'
+LONG_LABEL = 60
+Outline = list[tuple[str, list[tuple[str, str, str]]]]
+
+
+def _checkbox(checked: bool) -> str:
+    glyph = "☒" if checked else "☐"
+    return (
+        f'<w:sdt {W} {W14}><w:sdtPr><w14:checkbox><w14:checked w14:val="{int(checked)}"/>'
+        '<w14:checkedState w14:val="2612" w14:font="MS Gothic"/>'
+        '<w14:uncheckedState w14:val="2610" w14:font="MS Gothic"/></w14:checkbox></w:sdtPr>'
+        f"<w:sdtContent><w:r><w:t>{glyph}</w:t></w:r></w:sdtContent></w:sdt>"
+    )
+
+
+def _placeholder() -> str:
+    return (
+        f"<w:sdt {W}><w:sdtPr><w:showingPlcHdr/><w:text/></w:sdtPr><w:sdtContent>"
+        "<w:r><w:t>Click or tap here to enter text.</w:t></w:r></w:sdtContent></w:sdt>"
+    )
+
+
+def _fill(cell, value: str, yes_no: bool, controls: bool) -> None:
+    paragraph = cell.paragraphs[0]
+    if yes_no and controls:
+        for option in ("Yes", "No"):
+            paragraph._p.append(parse_xml(_checkbox(value == option)))
+            paragraph.add_run(f" {option}  ")
+        return
+    if yes_no:
+        yes, no = ("☒", "☐") if value == "Yes" else ("☐", "☒") if value == "No" else ("☐", "☐")
+        paragraph.add_run(f"{yes} Yes  {no} No")
+        return
+    if not value and controls:
+        paragraph._p.append(parse_xml(_placeholder()))
+        return
+    lines = value.split("\n")
+    paragraph.add_run(lines[0])
+    for line in lines[1:]:
+        cell.add_paragraph(line)
+
+
+def make_docx(outline: Outline, values: dict[str, str], controls: bool) -> bytes:
+    document = Document()
+    document.add_heading("Prevent National Referral Form", level=1)
+    for heading, questions in outline:
+        document.add_heading(heading, level=2)
+        table = document.add_table(rows=0, cols=2)
+        table.style = "Table Grid"
+        for key, label, validator in questions:
+            value = values.get(key, "")
+            yes_no = validator == "yes-no"
+            if len(label) > LONG_LABEL or key == "concerns":
+                label_row, answer_row = table.add_row(), table.add_row()
+                label_cell = label_row.cells[0].merge(label_row.cells[1])
+                answer_cell = answer_row.cells[0].merge(answer_row.cells[1])
+            else:
+                row = table.add_row()
+                label_cell, answer_cell = row.cells
+            label_cell.paragraphs[0].add_run(label).bold = True
+            _fill(answer_cell, value, yes_no, controls)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
