@@ -1,4 +1,5 @@
-"""Shared fixtures. The real mail servers live in servers.py and smtp_server.py.
+"""Shared fixtures. The real mail servers: servers.py (Dovecot process),
+dovecot_account.py (one user on it), smtp_server.py (aiosmtpd).
 
 - `tls_certificate`: (cert, key) paths of a throwaway self-signed certificate
   for localhost / 127.0.0.1 (session).
@@ -16,8 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import DovecotAccount, DovecotServer, free_port, make_certificate
+from dovecot_account import DovecotAccount
+from servers import DovecotServer, free_port, make_certificate
 from smtp_server import SmtpServer
+
+SERVER_FIXTURES = {"dovecot", "dovecot_server", "smtp_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests using a real server carry the `servers` marker (-m "not servers")."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture(scope="session")

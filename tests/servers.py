@@ -1,32 +1,29 @@
-"""Real mail servers for tests: a Dovecot IMAP server and an aiosmtpd SMTP server.
+"""A real Dovecot IMAP server for tests (the SMTP one is in smtp_server.py).
 
 Dovecot runs once per test session from a config in a temp dir (see
 /work/shared/test-servers.md for why each setting is there); every test gets
-a fresh user, so an empty mailbox, without a restart. aiosmtpd runs per test
-and keeps what it receives. Both listen on free ports on 127.0.0.1 only.
+a fresh user (dovecot_account.DovecotAccount), so an empty mailbox, without a
+restart. It listens on free ports on 127.0.0.1 only: plain text with STARTTLS,
+and implicit TLS (IMAPS), both with a throwaway certificate.
 
 Install the programs with tests/setup-servers.sh (the Makefile runs it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from imapclient import IMAPClient
-
-from intake.settings_types import MailboxSettings, Secret
 
 HOST = "127.0.0.1"
 DOMAIN = "example.org"
@@ -60,7 +57,7 @@ def dovecot_config(
     tls_port: int,
     cert: Path,
     key: Path,
-    passwd_file: Path,
+    passwd_dir: Path,
     *,
     extra_passdb: str = "",
     extra_mechanisms: tuple[str, ...] = (),
@@ -95,7 +92,7 @@ namespace inbox {{
 {extra_passdb}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {passwd_file}
+  args = scheme=PLAIN username_format=%u {passwd_dir}/%u
 }}
 userdb {{
   driver = static
@@ -124,17 +121,6 @@ service anvil {{
 """
 
 
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message as Dovecot holds it, for assertions."""
-
-    uid: int
-    flags: frozenset[str]  # system flags and keywords, e.g. {"\\Seen", "$PreventIntake"}
-    internaldate: datetime
-    size: int
-    data: bytes
-
-
 class DovecotServer:
     """One Dovecot process for the session; users are added while it runs."""
 
@@ -151,9 +137,11 @@ class DovecotServer:
         self.port = free_port()
         self.tls_port = free_port()
         self.cert, self.key = cert, key
-        self.passwd_file = self.root / "passwd"
-        self.passwd_file.touch()
-        self.passwd_file.chmod(0o644)
+        # One passwd file per user: Dovecot looks at a file it has read at most
+        # once a second, so a new user in a shared file may be unknown for 1 s.
+        self.passwd_dir = self.root / "passwd.d"
+        self.passwd_dir.mkdir()
+        self.passwd_dir.chmod(0o755)
         self.config_file = self.root / "dovecot.conf"
         self._passwords: dict[str, str] = {}
         self._passwd_stamp = 0
@@ -169,7 +157,7 @@ class DovecotServer:
     def configure(self, **options: object) -> None:
         """(Re)write the config; options go to dovecot_config. Restart to apply."""
         text = dovecot_config(
-            self.root, self.port, self.tls_port, self.cert, self.key, self.passwd_file,
+            self.root, self.port, self.tls_port, self.cert, self.key, self.passwd_dir,
             **options,  # type: ignore[arg-type]
         )  # fmt: skip
         self.config_file.write_text(text, encoding="utf-8")
@@ -199,19 +187,31 @@ class DovecotServer:
         raise RuntimeError(f"dovecot did not start in {timeout}s: {self.log_tail()}")
 
     def stop(self) -> None:
-        """SIGTERM to the master (its pid is also in run/master.pid) and wait."""
+        """SIGTERM to the master (its pid is also in run/master.pid) and wait.
+
+        The master leaves its imap processes serving their connections; a
+        real server going down drops them, so its children are ended too (by
+        the pids recorded before the signal)."""
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
+        children = _children(proc.pid)
         proc.send_signal(signal.SIGTERM)
+        # Its children at once too: the master alone takes 1-6 s to wind them down.
+        for pid, started in children:
+            if _start_time(pid) == started:  # still that process, not a reused pid
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        # Children (imap, auth) follow the master; wait until the ports are closed.
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _listening(self.host, self.port):
+        while time.monotonic() < deadline and (
+            _listening(self.host, self.port)
+            or any(_start_time(pid) == started for pid, started in children)
+        ):
             time.sleep(0.02)
 
     def restart(self) -> None:
@@ -236,14 +236,14 @@ class DovecotServer:
         user = user or f"u{next(self._numbers)}-{secrets.token_hex(3)}@{DOMAIN}"
         password = password or secrets.token_urlsafe(12)
         self._passwords[user] = password
-        self._write_passwd()
+        self._write_passwd(user)
         return user, password
 
     def set_password(self, user: str, password: str) -> None:
         """Change a password; returns once Dovecot takes the new one. Dovecot
         looks at the file at most once a second, so this can take a second."""
         self._passwords[user] = password
-        self._write_passwd()
+        self._write_passwd(user)
         deadline = time.monotonic() + 5
         while self.running and not self._can_login(user, password):
             if time.monotonic() > deadline:
@@ -260,16 +260,16 @@ class DovecotServer:
         finally:
             client.logout()
 
-    def _write_passwd(self) -> None:
-        lines = "".join(f"{user}:{{PLAIN}}{pw}\n" for user, pw in self._passwords.items())
-        tmp = self.passwd_file.with_suffix(".tmp")
-        tmp.write_text(lines, encoding="utf-8")
+    def _write_passwd(self, user: str) -> None:
+        path = self.passwd_dir / user
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{user}:{{PLAIN}}{self._passwords[user]}\n", encoding="utf-8")
         tmp.chmod(0o644)
-        # Dovecot re-reads the file when its mtime changes (whole seconds):
+        # Dovecot re-reads the file when its mtime (whole seconds) changes:
         # give each version a later mtime than the last.
         self._passwd_stamp = max(int(time.time()), self._passwd_stamp + 1)
         os.utime(tmp, (self._passwd_stamp, self._passwd_stamp))
-        tmp.replace(self.passwd_file)
+        tmp.replace(path)
 
     def password(self, user: str) -> str:
         return self._passwords[user]
@@ -280,178 +280,29 @@ class DovecotServer:
         return base if folder.upper() == "INBOX" else base / ("." + folder.replace("/", "."))
 
 
-class DovecotAccount:
-    """One user on the session's Dovecot: what a test needs to reach and inspect it."""
-
-    def __init__(self, server: DovecotServer, user: str) -> None:
-        self.server = server
-        self.user = user
-        self.host = server.host
-        self.port = server.port
-        self.tls_port = server.tls_port
-        self.cert = server.cert
-
-    @property
-    def password(self) -> str:
-        return self.server.password(self.user)
-
-    # -- server control (shared by every account on this server) --------------
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def start(self) -> None:
-        self.server.start()
-
-    def restart(self) -> None:
-        self.server.restart()
-
-    def fresh_user(self) -> DovecotAccount:
-        """Another, empty, mailbox on the same server."""
-        user, _ = self.server.add_user()
-        return DovecotAccount(self.server, user)
-
-    def set_password(self, new: str) -> None:
-        """Change the password on the server; a client holding the old one is refused."""
-        self.server.set_password(self.user, new)
-
-    # -- settings for the code under test -------------------------------------
-
-    def settings(self, security: str = "none", **overrides: object) -> MailboxSettings:
-        """MailboxSettings reaching this account; the password goes in a file
-        holding the password as it is now (set_password later makes it wrong)."""
-        secret = self.server.root / "secrets" / f"{self.user}.{secrets.token_hex(4)}"
-        secret.parent.mkdir(exist_ok=True)
-        secret.write_text(self.password, encoding="utf-8")
-        port = self.tls_port if security == "tls" else self.port
-        values: dict[str, object] = {
-            "kind": "imap", "host": self.host, "port": port, "security": security,
-            "ca_file": self.cert if security != "none" else None,
-            "username": self.user, "address": self.user,
-            "password": Secret(file=secret), "poll_seconds": 0.5,
-        }  # fmt: skip
-        values.update(overrides)
-        return MailboxSettings(**values)  # type: ignore[arg-type]
-
-    def client(self) -> IMAPClient:
-        """A logged-in plain-text client (the caller logs out)."""
-        client = IMAPClient(self.host, self.port, ssl=False, timeout=10)
-        client.normalise_times = False
-        client.login(self.user, self.password)
-        return client
-
-    # -- mailbox helpers -----------------------------------------------------
-
-    def append(
-        self,
-        msg: bytes,
-        folder: str = "INBOX",
-        flags: tuple[str, ...] = (),
-        when: datetime | None = None,
-    ) -> int:
-        """APPEND a message (creating the folder if needed); returns its UID."""
-        return self.append_many([msg], folder, flags, when)[0]
-
-    def append_many(
-        self,
-        msgs: list[bytes],
-        folder: str = "INBOX",
-        flags: tuple[str, ...] = (),
-        when: datetime | None = None,
-    ) -> list[int]:
-        client = self.client()
-        try:
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-            uids = []
-            for msg in msgs:
-                response = client.append(folder, msg, flags=flags, msg_time=when)
-                uids.append(_appenduid(response))
-            return uids
-        finally:
-            client.logout()
-
-    def create_folder(self, folder: str) -> None:
-        client = self.client()
-        try:
-            if not client.folder_exists(folder):
-                client.create_folder(folder)
-        finally:
-            client.logout()
-
-    def folders(self) -> list[str]:
-        client = self.client()
-        try:
-            return sorted(name for _flags, _sep, name in client.list_folders())
-        finally:
-            client.logout()
-
-    def uidvalidity(self, folder: str = "INBOX") -> int:
-        client = self.client()
-        try:
-            return client.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"]
-        finally:
-            client.logout()
-
-    def messages(self, folder: str = "INBOX") -> list[StoredMessage]:
-        """Every message in the folder, by UID, read without changing flags."""
-        client = self.client()
-        try:
-            client.select_folder(folder, readonly=True)
-            uids = client.search("ALL")
-            if not uids:
-                return []
-            data = client.fetch(uids, ["FLAGS", "INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[]"])
-            return [
-                StoredMessage(
-                    uid=uid,
-                    flags=frozenset(_text(flag) for flag in item[b"FLAGS"]),
-                    internaldate=item[b"INTERNALDATE"],
-                    size=item[b"RFC822.SIZE"],
-                    data=item[b"BODY[]"],
-                )
-                for uid, item in sorted(data.items())
-            ]
-        finally:
-            client.logout()
-
-    def set_flags(self, uids: list[int], flags: tuple[str, ...], folder: str = "INBOX") -> None:
-        client = self.client()
-        try:
-            client.select_folder(folder)
-            client.add_flags(uids, flags, silent=True)
-        finally:
-            client.logout()
-
-    def bump_uidvalidity(self, folder: str = "INBOX") -> int:
-        """Give the folder a new UIDVALIDITY, keeping its messages (which get
-        new UIDs), as a server rebuilding its index would; returns the new value.
-
-        Removes the folder's dovecot-uidlist and index files: Dovecot then
-        rebuilds them with a fresh UIDVALIDITY (it keeps a counter in the mail
-        root, so the new value always differs). Sessions holding the folder
-        selected are disconnected by Dovecot, as with a real server."""
-        old = self.uidvalidity(folder)
-        directory = self.server.maildir(self.user, folder)
-        for path in directory.iterdir():
-            if path.name == "dovecot-uidlist" or path.name.startswith("dovecot.index"):
-                path.unlink()
-        new = self.uidvalidity(folder)
-        if new == old:
-            raise AssertionError(f"UIDVALIDITY of {folder} did not change")
-        return new
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, start time) of the live processes whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and fields[1] == str(parent) and fields[0] != "Z":
+                found.append((int(entry.name), fields[19]))
+    return found
 
 
-def _appenduid(response: bytes) -> int:
-    # b"[APPENDUID 1700000000 5] Append completed."
-    text = response.decode("ascii", "replace")
-    if "APPENDUID" not in text:
-        raise AssertionError(f"no APPENDUID in {text!r}")
-    return int(text.split("APPENDUID", 1)[1].split("]", 1)[0].split()[1])
+def _stat_fields(pid: int) -> list[str]:
+    # /proc/PID/stat after "(comm)": state, ppid, ..., starttime is the 20th.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+def _start_time(pid: int) -> str | None:
+    """The start time of a live (not zombie) process, None when it is gone."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields and fields[0] != "Z" else None
 
 
 def _listening(host: str, port: int) -> bool:
@@ -469,8 +320,3 @@ def _greets(host: str, port: int) -> bool:
             return sock.recv(64).startswith(b"* OK")
     except OSError:
         return False
-
-
-def client_tls_context(cert: Path) -> ssl.SSLContext:
-    """A client context trusting the throwaway certificate."""
-    return ssl.create_default_context(cafile=str(cert))
