@@ -106,7 +106,8 @@ def _build(message: Message, walked: _Walk, defects: list[str]) -> ParsedEmail:
     senders = _addresses(values("from"), defects)
     return_path = _return_path(values("return-path")[:1], defects)
     message_ids = _message_ids(values("message-id")[:1])
-    message_id = message_ids[0] if message_ids else _clean(_first(values("message-id"))) or None
+    written_id = _clean(_unsurrogate(values("message-id")[0])) if values("message-id") else ""
+    message_id = message_ids[0] if message_ids else written_id or None
     subject = values("subject")
     return ParsedEmail(
         message_id=message_id,
@@ -159,11 +160,11 @@ class _Walk:
                 continue
             children = [child for child in payload if isinstance(child, Message)]
             if ctype == "message/delivery-status":
-                self._add(part, ctype, _blocks_text(children), depth, "delivery-status.txt")
+                self._add(ctype, _blocks_text(children), depth, "delivery-status.txt")
             elif ctype.startswith("message/"):
                 # A forwarded (or returned) message: its header block, then its own parts.
-                inner = _blocks_text(children[:1])
-                self._add(part, ctype, inner, depth, "forwarded-message.eml")
+                name = _safe(part.get_filename) or "forwarded-message.eml"
+                self._add(ctype, _blocks_text(children[:1]), depth, name)
                 stack.extend((child, nesting + 1, depth + 1) for child in reversed(children[:1]))
             else:
                 stack.extend((child, nesting + 1, depth) for child in reversed(children))
@@ -173,35 +174,22 @@ class _Walk:
         filename = _safe(part.get_filename)
         if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
             if depth == 0:  # a forwarded message's own text is not our body
-                text = _decode_text(_payload(part), _safe(part.get_content_charset), self.defects)
+                charset = _safe(part.get_content_charset).strip() or None
+                text = _decode_bytes(_payload(part), charset, self.defects)
                 (self.plain if ctype == "text/plain" else self.html).append(text)
             return
         inline = ctype.startswith("image/") and (
             disposition == "inline" or (disposition is None and part.get("content-id") is not None)
         )
-        self._add(part, ctype, _payload(part), depth, filename, inline)
+        self._add(ctype, _payload(part), depth, filename, inline)
 
-    def _add(
-        self,
-        part: Message,
-        ctype: str,
-        data: bytes,
-        depth: int,
-        filename: object,
-        inline: bool = False,
-    ) -> None:
+    def _add(self, ctype: str, data: bytes, depth: int, name: object, inline: bool = False) -> None:
         too_large = len(data) > self.max_attachment_bytes
-        self.attachments.append(
-            Attachment(
-                filename=clean_filename(filename, ctype),
-                content_type=ctype,
-                data=b"" if too_large else data,
-                size=len(data),
-                inline=inline,
-                too_large=too_large,
-                depth=depth,
-            )
-        )
+        self.attachments.append(Attachment(
+            filename=clean_filename(name, ctype), content_type=ctype,
+            data=b"" if too_large else data, size=len(data),
+            inline=inline, too_large=too_large, depth=depth,
+        ))
 
     def body_text(self) -> str:
         if self.plain:
@@ -269,15 +257,9 @@ def _decode_bytes(data: bytes, charset: str | None, defects: list[str] | None = 
         except LookupError:
             if defects is not None:
                 defects.append(f"unknown-charset: {_clean(candidate)[:40]}")
-        except (UnicodeDecodeError, ValueError, TypeError):
-            pass
-        except Exception:  # odd codecs
+        except Exception:  # undecodable in it, or an odd codec
             pass
     return data.decode("latin-1")
-
-
-def _decode_text(data: bytes, charset: str, defects: list[str]) -> str:
-    return _decode_bytes(data, charset.strip() or None, defects)
 
 
 def _decode_words(value: str) -> str:
@@ -325,10 +307,6 @@ def _raw_headers(message: Message, defects: list[str]) -> list[tuple[str, str]]:
         (_clean(name).lower(), value if isinstance(value, str) else str(value))
         for name, value in items
     ]
-
-
-def _first(values: list[str]) -> str:
-    return _unsurrogate(values[0]) if values else ""
 
 
 def _addresses(values: list[str], defects: list[str]) -> list[str]:

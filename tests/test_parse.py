@@ -282,13 +282,15 @@ _header_line = st.tuples(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_fuzz_parse_never_raises_on_random_bytes(data):
     assert isinstance(parse(data), ParsedEmail)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_header_line, max_size=12), st.binary(max_size=500))
 def test_fuzz_parse_never_raises_on_random_headers(headers, body):
     data = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
