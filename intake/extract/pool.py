@@ -124,11 +124,12 @@ class ParserPool:
             for slot, worker in enumerate(self._workers):
                 if worker.job is None:
                     continue
+                job = worker.job
                 if worker.conn in ready:
-                    results[worker.job] = self._receive(slot)
+                    results[job] = self._receive(slot)
                 elif time.monotonic() >= worker.deadline:
                     log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
-                    results[worker.job] = _review("timeout")
+                    results[job] = _review("timeout")
                     self._replace(slot, kill=True)
         return [r if r is not None else _review("damaged") for r in results]
 
