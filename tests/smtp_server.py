@@ -67,7 +67,7 @@ class RecordingHandler:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 content=content,
                 auth_user=login,
-                tls=session.ssl is not None,
+                tls=session.ssl is not None or _on_tls(server),
             )
         )
         return "250 2.0.0 OK queued"
@@ -169,3 +169,9 @@ class SmtpServer:
             values.update(username=login, password=Secret(file=secret))
         values.update(overrides)
         return SmtpSettings(**values)  # type: ignore[arg-type]
+
+
+def _on_tls(server: SMTP) -> bool:
+    """Implicit TLS leaves session.ssl unset: ask the transport."""
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
