@@ -43,6 +43,7 @@ class Context:
     rules: Rules
     store: Store
     own_addresses: tuple[str, ...]
+    timezone: str = "Europe/London"
 
 
 Step = Callable[[Context], Decision | None]

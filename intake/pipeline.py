@@ -61,7 +61,7 @@ class Pipeline:
     def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
                    content_hash: str, now: datetime) -> Recorded:
         ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
-                      self.own_addresses)
+                      self.own_addresses, self.settings.digest.timezone)
         try:
             decision = decide(ctx)
             return record(ctx, decision, self.composer,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .check import check
 from .clock import parse_iso
@@ -66,7 +67,9 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
 
 def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, received_at: datetime,
              mailbox_address: str, extra_recipients: list[str]) -> Verdict:
-    return check(fields, extraction, ctx.email, received_at, ctx.rules,
+    # Ages and date limits count in the council's calendar, not UTC's.
+    local = received_at.astimezone(ZoneInfo(ctx.timezone))
+    return check(fields, extraction, ctx.email, local, ctx.rules,
                  mailbox_address=mailbox_address, extra_recipients=extra_recipients)
 
 

@@ -96,9 +96,11 @@ class Worker:
 
     def _loop(self) -> int:
         failures = 0
+        connected_once = False
         while not self.stopping:
             try:
                 self.mailbox.connect()
+                connected_once = True
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
                 failures = 0
@@ -115,6 +117,9 @@ class Worker:
                 self._backoff(failures)
             except MailboxError as err:
                 failures += 1
+                if self.once and not connected_once:
+                    log.error("mailbox: %s", err)
+                    return 1
                 if self.once and failures > ONCE_RECONNECT_ATTEMPTS:
                     log.error("mailbox: %s; giving up after %d attempts", err, failures)
                     return 1

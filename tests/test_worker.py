@@ -1,0 +1,205 @@
+"""The worker end to end: real Dovecot, real aiosmtpd, the real `intake` command.
+
+Each test APPENDs mail, runs `intake run --once` (or `run`) as its own
+process, and checks what a MASH worker and a referrer would see: the
+export, the acknowledgements the SMTP server received, the mailbox flags.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from email import message_from_bytes, policy
+
+import pytest
+from forms import SAMPLE_VALUES, make_form
+from harness import ROOT, intake, write_settings
+from mail import raw_email, referral_email
+
+pytestmark = pytest.mark.servers
+
+
+def complete_referral(number: int, layout: str = "docx") -> bytes:
+    return referral_email([make_form(layout, SAMPLE_VALUES)],
+                          message_id=f"<referral-{number}@school.example.org>")
+
+
+def incomplete_referral(number: int) -> bytes:
+    values = {**SAMPLE_VALUES, "subject_surname": "", "referrer_email": ""}
+    return referral_email([make_form("pdf-form", values)],
+                          message_id=f"<incomplete-{number}@school.example.org>",
+                          to=["prevent@lewisham.gov.uk"], cc=["mashagency@lewisham.gov.uk"])
+
+
+def exported(config) -> list[dict]:
+    done = intake(config, "export", "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def acknowledgements(smtp_server) -> list:
+    messages = [message_from_bytes(m.content, policy=policy.default) for m in smtp_server.received]
+    return [m for m in messages if "received" in str(m["Subject"])]
+
+
+@pytest.fixture
+def config(tmp_path, dovecot, smtp_server):
+    return write_settings(tmp_path, dovecot, smtp_server)
+
+
+def test_appended_referrals_become_intakes_acknowledged_once(config, dovecot, smtp_server):
+    dovecot.append(complete_referral(1))
+    dovecot.append(incomplete_referral(2))
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+
+    intakes = {row["message_id"]: row for row in exported(config)}
+    assert intakes["<referral-1@school.example.org>"]["status"] == "complete"
+    incomplete = intakes["<incomplete-2@school.example.org>"]
+    assert incomplete["status"] == "incomplete"
+    assert set(incomplete["missing"]) == {"subject_surname", "referrer_email"}
+    assert incomplete["cc_missing"] == ["preventreferrals@met.pnn.police.uk"]
+    acks = acknowledgements(smtp_server)
+    assert len(acks) == 2
+    for mail in smtp_server.received:
+        if b"Prevent referral received" in mail.content:
+            assert mail.rcpt_tos == ("jo.teacher@school.example.org",)
+    # Log lines name UIDs and references, never the individual.
+    assert "O'Connor" not in done.stderr and "Zoë" not in done.stderr
+    assert all(row["reference"] in done.stderr for row in intakes.values())
+
+
+def test_second_run_records_nothing_new(config, dovecot, smtp_server):
+    dovecot.append(complete_referral(1))
+    assert intake(config, "run", "--once").returncode == 0
+    sent = len(smtp_server.received)
+    again = intake(config, "run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert len(exported(config)) == 1
+    assert len(smtp_server.received) == sent
+
+
+def test_mail_is_marked_but_never_seen(config, dovecot):
+    dovecot.append(complete_referral(1))
+    assert intake(config, "run", "--once").returncode == 0
+    (stored,) = dovecot.messages()
+    assert "$PreventIntake" in stored.flags
+    assert "\\Seen" not in stored.flags
+
+
+def test_same_message_id_twice_is_one_intake_one_reply(config, dovecot, smtp_server):
+    dovecot.append(complete_referral(1))
+    dovecot.append(complete_referral(1))
+    assert intake(config, "run", "--once").returncode == 0
+    assert len(exported(config)) == 1
+    assert len(acknowledgements(smtp_server)) == 1
+
+
+def test_uidvalidity_change_records_nothing_again(config, dovecot, smtp_server):
+    dovecot.append(complete_referral(1))
+    dovecot.append(incomplete_referral(2))
+    assert intake(config, "run", "--once").returncode == 0
+    sent = len(smtp_server.received)
+    dovecot.bump_uidvalidity()
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert "UIDVALIDITY changed" in done.stderr
+    assert len(exported(config)) == 2
+    assert len(smtp_server.received) == sent
+
+
+@pytest.mark.parametrize("step", ["fetched:1", "recorded:1", "recorded:3", "marked:1"])
+def test_killed_mid_batch_then_restarted_loses_nothing(config, dovecot, smtp_server, step):
+    for number in range(5):
+        dovecot.append(complete_referral(number) if number % 2 else incomplete_referral(number))
+    killed = intake(config, "run", "--once", env={"INTAKE_CRASH_AT": step})
+    assert killed.returncode == -signal.SIGKILL
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert len(exported(config)) == 5
+    acks = acknowledgements(smtp_server)
+    assert sorted(str(m["To"]) for m in acks) == ["jo.teacher@school.example.org"] * 5
+    assert len({m["Message-ID"] for m in acks}) == 5
+    assert all("$PreventIntake" in m.flags for m in dovecot.messages())
+
+
+def test_broken_mail_gets_an_outcome_and_the_next_referral_goes_through(config, dovecot):
+    broken = [
+        raw_email("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=nope\r\n",
+                  "--wrong\r\nContent-Type: application/pdf\r\n\r\nnot really\r\n"),
+        raw_email("MIME-Version: 1.0\r\nContent-Type: application/pdf; name=form.pdf\r\n"
+                  "Content-Transfer-Encoding: base64\r\n", "%%%% not base64 !!!!"),
+        raw_email(head="From: =?x-unknown?B?SGVsbG8=?= <a@b.example>\r\nSubject: \xe9\xff\r\n"),
+        b"\r\n",
+    ]
+    for message in broken:
+        dovecot.append(message)
+    dovecot.append(complete_referral(9))
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    rows = exported(config)
+    assert "<referral-9@school.example.org>" in {row["message_id"] for row in rows}
+    # The base64 "form" is a referral that could not be read: a person looks at it.
+    assert any(row["status"] == "manual_review" for row in rows)
+    assert all("$PreventIntake" in m.flags for m in dovecot.messages())
+
+
+def test_worker_reconnects_after_dovecot_restart_and_stops_on_sigterm(config, dovecot,
+                                                                       smtp_server):
+    dovecot.append(complete_referral(1))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intake", "--config", str(config), "run"],
+        cwd=config.parent, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: len(acknowledgements(smtp_server)) == 1)
+        dovecot.restart()
+        dovecot.append(complete_referral(2))
+        _wait_for(lambda: len(acknowledgements(smtp_server)) == 2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    assert "reconnecting" in stderr
+    assert len(exported(config)) == 2
+
+
+def test_second_worker_on_the_same_store_exits_1(config, dovecot):
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "intake", "--config", str(config), "run"],
+        cwd=config.parent, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(lambda: (config.parent / "intake.sqlite3.heartbeat").exists())
+        second = intake(config, "run", "--once")
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines() == [
+            f"intake: another worker is already running on {config.parent / 'intake.sqlite3'}"
+        ]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+
+
+def test_unreachable_mailbox_exits_1_with_one_line(tmp_path, dovecot, smtp_server):
+    config = write_settings(tmp_path, dovecot, smtp_server)
+    text = config.read_text().replace(f"port = {dovecot.port}", "port = 1")
+    config.write_text(text)
+    done = intake(config, "run", "--once")
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert "127.0.0.1:1" in line
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
