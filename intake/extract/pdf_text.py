@@ -128,8 +128,9 @@ def page_rows(page, page_no: int, repeated: set[str]) -> list[tuple[float, Row]]
             for box in row.cells:
                 if box is None:
                     continue
-                inside = [w for i, w in enumerate(words) if i not in used and _inside(w, box)]
-                used.update(i for i, w in enumerate(words) if _inside(w, box))
+                hits = [i for i, w in enumerate(words) if i not in used and _inside(w, box)]
+                used.update(hits)
+                inside = [words[i] for i in hits]
                 text = join_wrapped(group_lines(inside), box[2] - CELL_PADDING)
                 cells.append(Cell(text, f"page {page_no} table {table_no} row {row_no}"))
             if cells:
