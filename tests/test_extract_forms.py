@@ -72,3 +72,10 @@ def test_where_names_the_field_or_place() -> None:
     assert result.where["subject_surname"].startswith("table 1 row")
     result = extract([attachment("pdf-text", SAMPLE_VALUES)], RULES)
     assert result.where["subject_surname"].startswith("page 1")
+
+
+@pytest.mark.parametrize("layout", ["pdf-text", "docx", "pdf-form"])
+def test_a_concern_running_over_a_page_break_is_joined(layout: str) -> None:
+    values = {**SAMPLE_VALUES, "concerns": "\n".join([SAMPLE_VALUES["concerns"]] * 4)}
+    result = extract([attachment(layout, values)], RULES)
+    assert result.fields["concerns"] == values["concerns"]
