@@ -167,14 +167,13 @@ class Composer:
             if finding.get("rule") == _RECIPIENTS_RULE or field in cc_missing:
                 continue  # listed with the request to forward the email
             covered.add(field)
-            findings.append({"label": str(finding.get("label") or ""),
-                             "message": str(finding.get("message") or "")})
+            findings.append(_finding_text(finding.get("label"), finding.get("message")))
         # Keys the checker flagged without a finding (should not happen): named plainly.
         for key in [*(intake.get("missing") or []), *(intake.get("invalid") or [])]:
             if key not in covered:
                 covered.add(key)
-                findings.append({"label": "" if key == "form" else key.replace("_", " "),
-                                 "message": _FALLBACK.get(key, "Please check this answer.")})
+                label = "" if key == "form" else key.replace("_", " ")
+                findings.append(_finding_text(label, _FALLBACK.get(key, "Please check this.")))
         status = str(intake.get("status") or "")
         return {
             "reference": clean_header(intake["reference"]),
@@ -189,6 +188,14 @@ class Composer:
 
 
 _FALLBACK = {"form": "No referral form was attached to your email."}
+
+
+def _finding_text(label: object, message: object) -> str:
+    """One line a referrer acts on: the form's label, then what to do."""
+    label, message = str(label or "").strip(), str(message or "").strip()
+    if label and label not in message:
+        return f"{label}: {message}" if message else label
+    return message or label
 
 
 def _single_address(value: object) -> str:

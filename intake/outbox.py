@@ -1,0 +1,239 @@
+"""The outbox: every message is recorded first, then sent from its record.
+
+queue() stores a finished message (raw bytes, its fixed Message-ID, the
+recipients) inside the caller's transaction, so a reply commits with the
+intake it is about. deliver_due() sends what is due, oldest first, and
+commits each outcome right after the server's answer: a kill between the
+two repeats at most that one message, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+from .clock import iso, parse_iso
+from .crashpoints import crashpoint
+from .errors import SendError
+from .send import Sender, ServerDown
+from .settings_types import Settings
+from .store import Store
+
+log = logging.getLogger("intake.outbox")
+
+REPLY_KINDS = frozenset({"ack", "correction", "reminder"})  # rate-limited per address
+FIRST_RETRY = timedelta(minutes=1)
+LAST_RETRY = timedelta(hours=1)
+RATE_WINDOW = timedelta(hours=1)
+_CODE = re.compile(r"\b([45]\d\d)\b")
+
+
+@dataclass
+class DeliveryReport:
+    """Outbox ids by what happened to them in one round."""
+
+    sent: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)  # a transient failure: tried again later
+    held: list[int] = field(default_factory=list)  # refused for good: a person must look
+    deferred: list[int] = field(default_factory=list)  # over the per-address hourly limit
+    stopped: str | None = None  # the server could not be used: the round ended early
+
+    def __str__(self) -> str:
+        text = (f"sent {len(self.sent)}, retrying {len(self.retrying)}, "
+                f"held {len(self.held)}, deferred {len(self.deferred)}")
+        return f"{text}; stopped: {self.stopped}" if self.stopped else text
+
+
+def queue(store: Store, message: EmailMessage, *, kind: str, intake_id: int | None,
+          now: datetime) -> int:
+    """Record a message to send; call inside store.transaction(). Returns the outbox id."""
+    if not store.conn.in_transaction:
+        raise RuntimeError("outbox.queue must run inside store.transaction()")
+    message_id = str(message.get("Message-ID") or "").strip()
+    if not message_id:
+        raise ValueError(f"{kind}: a queued message needs a Message-ID")
+    fields = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name, [])]
+    recipients = list(dict.fromkeys(a.lower() for _, a in getaddresses(fields) if a))
+    if not recipients:
+        raise ValueError(f"{kind}: a queued message needs a recipient")
+    outbox_id = store.insert("outbox", {
+        "intake_id": intake_id,
+        "kind": kind,
+        "recipients": recipients,
+        "message_id": message_id,
+        "raw": message.as_bytes(policy=policy.SMTP),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    })
+    store.audit("queued", intake_id=intake_id, at=now, outbox_id=outbox_id, kind=kind,
+                recipients=len(recipients))
+    return outbox_id
+
+
+def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime) -> DeliveryReport:
+    """Send the pending messages due by `now`, oldest first; one SMTP connection a round."""
+    report = DeliveryReport()
+    mail_from = parseaddr(settings.smtp.sender)[1]
+    limit = settings.max_replies_per_address_per_hour
+    rows = store.query(
+        "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, i.reference "
+        "FROM outbox o LEFT JOIN intakes i ON i.id = o.intake_id "
+        "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id",
+        (iso(now),),
+    )
+    if not rows:
+        return report
+    recent = _recent_replies(store, now)
+    connected = False
+    try:
+        for row in rows:
+            outbox_id, kind = row["id"], row["kind"]
+            recipients = _recipients(row["recipients"])
+            label = f"{row['reference'] or '-'} outbox {outbox_id} {kind}"
+            if kind in REPLY_KINDS:
+                until = _limited_until(recent, recipients, limit, now)
+                if until is not None:
+                    _defer(store, row, until, now)
+                    report.deferred.append(outbox_id)
+                    log.info("%s waits until %s (hourly reply limit)", label, iso(until))
+                    continue
+            raw = store.query("SELECT raw FROM outbox WHERE id = ?", (outbox_id,))[0][0]
+            connected = True
+            try:
+                sender.send(bytes(raw), mail_from, recipients)
+            except ServerDown as err:
+                _retry(store, row, err, now, server_down=True)
+                report.retrying.append(outbox_id)
+                report.stopped = str(err)
+                log.warning("%s not sent: %s; the outbox waits", label, err)
+                break
+            except SendError as err:
+                if err.permanent:
+                    _hold(store, row, err, now)
+                    report.held.append(outbox_id)
+                    log.warning("%s held: %s", label, _code(err) or "refused")
+                else:
+                    _retry(store, row, err, now, server_down=False)
+                    report.retrying.append(outbox_id)
+                    log.warning("%s not sent: %s; retrying later", label, err)
+                continue
+            crashpoint("sent")
+            _sent(store, row, now)
+            report.sent.append(outbox_id)
+            for address in recipients:
+                recent.setdefault(address, []).append(now)
+            log.info("%s sent", label)
+    finally:
+        if connected:
+            sender.close()
+    return report
+
+
+# -- outcomes, each committed on its own ----------------------------------------
+
+
+def _sent(store: Store, row: Any, now: datetime) -> None:
+    with store.transaction():
+        store.update("outbox", row["id"], {"status": "sent", "sent_at": now,
+                                           "attempts": row["attempts"] + 1, "last_error": None})
+        store.audit("sent", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                    kind=row["kind"])
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 minute after the first failure, doubling, at most an hour."""
+    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
+
+
+def _retry(store: Store, row: Any, err: SendError, now: datetime, *, server_down: bool) -> None:
+    attempts = row["attempts"] + 1
+    with store.transaction():
+        if server_down:
+            # The server, not the message: everything pending waits until the same moment,
+            # so the outbox goes out in its order when the server is back.
+            (worst,) = store.conn.execute(
+                "SELECT MAX(attempts) FROM outbox WHERE status = 'pending' AND id != ?",
+                (row["id"],),
+            ).fetchone()
+            until = now + backoff(max(attempts, worst or 0))
+            store.conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? "
+                "WHERE status = 'pending' AND id != ? AND next_attempt_at < ?",
+                (iso(until), row["id"], iso(until)),
+            )
+        else:
+            until = now + backoff(attempts)
+        store.update("outbox", row["id"], {"attempts": attempts, "next_attempt_at": until,
+                                           "last_error": str(err)[:500]})
+        store.audit("send-failed", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                    kind=row["kind"], attempts=attempts, code=_code(err),
+                    server_down=server_down, retry_at=iso(until))
+
+
+def _hold(store: Store, row: Any, err: SendError, now: datetime) -> None:
+    with store.transaction():
+        store.update("outbox", row["id"], {"status": "held", "attempts": row["attempts"] + 1,
+                                           "last_error": str(err)[:500]})
+        store.audit("held", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                    kind=row["kind"], code=_code(err))
+        if row["intake_id"] is not None and row["kind"] in REPLY_KINDS:
+            # The referrer's address was refused: as a bounce, it stops the reminders.
+            store.update("intakes", row["intake_id"], {"bounced": 1, "updated_at": now})
+            store.audit("bounced", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                        reason="refused-at-send")
+
+
+def _defer(store: Store, row: Any, until: datetime, now: datetime) -> None:
+    with store.transaction():
+        store.update("outbox", row["id"], {"next_attempt_at": until})
+        store.audit("deferred", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                    kind=row["kind"], until=iso(until), reason="hourly-reply-limit")
+
+
+# -- the per-address hourly limit -----------------------------------------------
+
+
+def _recent_replies(store: Store, now: datetime) -> dict[str, list[datetime]]:
+    """When each address was last sent a reply, within the past hour."""
+    recent: dict[str, list[datetime]] = {}
+    marks = ",".join("?" * len(REPLY_KINDS))
+    for row in store.query(
+        f"SELECT recipients, sent_at FROM outbox WHERE status = 'sent' "
+        f"AND kind IN ({marks}) AND sent_at > ?",
+        (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)),
+    ):
+        for address in _recipients(row["recipients"]):
+            recent.setdefault(address, []).append(parse_iso(row["sent_at"]))
+    return recent
+
+
+def _limited_until(recent: dict[str, list[datetime]], recipients: list[str], limit: int,
+                   now: datetime) -> datetime | None:
+    """None when every recipient is under the limit, else when the last of them will be."""
+    until: datetime | None = None
+    for address in recipients:
+        times = sorted(t for t in recent.get(address, []) if t > now - RATE_WINDOW)
+        if len(times) >= limit:
+            free_at = times[len(times) - limit] + RATE_WINDOW
+            until = free_at if until is None else max(until, free_at)
+    return until
+
+
+def _recipients(column: str) -> list[str]:
+    """The recipients column: a JSON list (a lone JSON string is taken as one address)."""
+    value = json.loads(column)
+    return [value] if isinstance(value, str) else [str(a) for a in value]
+
+
+def _code(err: BaseException) -> str | None:
+    found = _CODE.search(str(err))
+    return found.group(1) if found else None
