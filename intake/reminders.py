@@ -1,0 +1,78 @@
+"""Remind referrers whose referral is still incomplete.
+
+Only `incomplete` intakes with an address to answer, not closed and whose
+referrer's address has not bounced, up to `[reminders] max`. The first is due
+`first_after_hours` after the intake's latest message, each next one
+`every_hours` after the one before (and never sooner than `first_after_hours`
+after a later message). Each reminder is queued, counted and audited in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import parse_iso
+from .compose import Composer
+from .outbox import queue
+from .settings_types import Settings
+from .store import Store
+
+log = logging.getLogger("intake.reminders")
+
+_CANDIDATES = (
+    "SELECT id FROM intakes WHERE status = 'incomplete' AND closed_at IS NULL "
+    "AND purged_at IS NULL AND bounced = 0 AND reply_to IS NOT NULL AND reply_to != '' "
+    "AND reminders_sent < ? ORDER BY id"
+)
+
+
+def reminder_due_at(intake: dict[str, Any], settings: Settings) -> datetime:
+    """When the intake's next reminder is due (whether or not it may still have one)."""
+    rules = settings.reminders
+    due = parse_iso(intake["last_message_at"]) + timedelta(hours=rules.first_after_hours)
+    if intake.get("reminders_sent") and intake.get("last_reminder_at"):
+        after_last = parse_iso(intake["last_reminder_at"]) + timedelta(hours=rules.every_hours)
+        due = max(due, after_last)
+    return due
+
+
+def wants_reminder(intake: dict[str, Any], settings: Settings, now: datetime) -> bool:
+    return (
+        intake.get("status") == "incomplete"
+        and not intake.get("closed_at")
+        and not intake.get("purged_at")
+        and not intake.get("bounced")
+        and bool(intake.get("reply_to"))
+        and int(intake.get("reminders_sent") or 0) < settings.reminders.max
+        and reminder_due_at(intake, settings) <= now
+    )
+
+
+def queue_due_reminders(store: Store, composer: Composer, settings: Settings,
+                        now: datetime) -> list[str]:
+    """Queue every reminder due by `now`; return the references reminded."""
+    if settings.reminders.max <= 0:
+        return []
+    reminded = []
+    for (intake_id,) in store.query(_CANDIDATES, (settings.reminders.max,)):
+        with store.transaction():
+            intake = store.intake_by_id(intake_id)  # as it stands inside the transaction
+            if intake is None or not wants_reminder(intake, settings, now):
+                continue
+            number = int(intake.get("reminders_sent") or 0) + 1
+            try:
+                message = composer.reminder(intake, number)
+            except ValueError as err:  # no usable reply address: nothing to send, skip it
+                log.warning("%s no reminder: %s", intake["reference"], err)
+                continue
+            outbox_id = queue(store, message, kind="reminder", intake_id=intake_id, now=now)
+            store.update("intakes", intake_id, {"reminders_sent": number,
+                                                "last_reminder_at": now, "updated_at": now})
+            store.audit("reminded", intake_id=intake_id, at=now, number=number,
+                        outbox_id=outbox_id)
+        reminded.append(intake["reference"])
+        log.debug("%s reminder %d queued", intake["reference"], number)
+    return reminded
