@@ -20,7 +20,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from .clock import day_bounds, iso, local_day
+from .compose import Composer
+from .errors import SendError, StoreLockedError
+from .oauth2 import token_provider_for
+from .outbox import deliver_due, queue
 from .paths import project_dir
+from .send import open_sender
 from .settings_types import Settings
 from .store import Store, decode_row
 from .triage import OPEN_STATUSES, days_open, gaps, notes
@@ -183,8 +188,6 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
 
     For the worker (`by="worker"`) a day already queued is left alone: None.
     """
-    from .outbox import queue  # outbox imports compose; keep this module importable alone
-
     with store.transaction():
         if by == "worker" and store.query("SELECT 1 FROM digests WHERE day = ?",
                                           (day.isoformat(),)):
@@ -210,7 +213,8 @@ def due_days(store: Store, settings: Settings, *, now: datetime) -> list[date]:
 
     The day before's is due from [digest] at, local time. After a break, every day since
     the last one the worker queued is due too (a day `intake digest` sent by hand counts as
-    sent, but does not move where catching up starts). A first run starts from the day before.
+    sent, but does not move where catching up starts). A first run owes only the day
+    before's, from [digest] at.
     """
     zone = ZoneInfo(settings.digest.timezone)
     local_now = now.astimezone(zone)
@@ -223,7 +227,9 @@ def due_days(store: Store, settings: Settings, *, now: datetime) -> list[date]:
         "AND json_extract(detail, '$.by') = 'worker' AND json_extract(detail, '$.day') <= ?",
         (last_due.isoformat(),),
     )[0]
-    day = date.fromisoformat(anchor) + timedelta(days=1) if anchor else last_due
+    # A first run is not a break: it owes nothing from before the day before.
+    first = local_now.date() - timedelta(days=1)
+    day = date.fromisoformat(anchor) + timedelta(days=1) if anchor else first
     days = []
     while day <= last_due:
         if day.isoformat() not in done:
@@ -255,34 +261,27 @@ def send_digest_command(store: Store, settings: Settings, *, day: date | None, d
         out.write(text)
         out.flush()
         return 0
-    from .compose import Composer
-
     composer = Composer(settings, settings.templates_dir)
     outbox_id = queue_digest(store, settings, composer, day, now=now)
     log.info("digest for %s queued (outbox %d)", day.isoformat(), outbox_id)
-    return _deliver_now(store, settings, now)
+    return _deliver_now(store, settings, outbox_id, now)
 
 
-def _deliver_now(store: Store, settings: Settings, now: datetime) -> int:
-    """Send what is due when no worker runs on this store; otherwise the worker will."""
-    from .errors import SendError, StoreLockedError
-    from .oauth2 import token_provider_for
-    from .outbox import deliver_due
-    from .send import open_sender
-
+def _deliver_now(store: Store, settings: Settings, outbox_id: int, now: datetime) -> int:
+    """Send what is due when no worker runs on this store (else the worker will). Exit code."""
     try:
         store.lock()
     except StoreLockedError:
-        log.info("the running worker sends it")
+        log.info("digest outbox %d: the running worker sends it", outbox_id)
         return 0
     try:
-        sender = open_sender(settings, token_provider_for(settings))
-        try:
-            report = deliver_due(store, sender, settings, now)
-        finally:
-            sender.close()
+        report = deliver_due(store, open_sender(settings, token_provider_for(settings)),
+                             settings, now)
     except SendError as err:
-        log.warning("smtp: %s; the digest waits in the outbox", err)
-        return 1
-    log.info("outbox: %s", report)
-    return 0
+        report = None
+        log.warning("smtp: %s", err)
+    if report is not None and outbox_id in report.sent:
+        return 0
+    log.warning("digest outbox %d not sent yet: it waits in the outbox for the worker",
+                outbox_id)
+    return 1

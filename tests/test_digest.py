@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import io
+import socket
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -219,8 +221,54 @@ def test_worker_catches_up_each_missed_day_once(store: Store, settings: Settings
 
 
 def test_digest_time_is_local_across_the_spring_change(store: Store, settings: Settings) -> None:
-    # 29 March 2026, clocks go forward: 08:00 BST is 07:00 UTC
-    assert due_days(store, settings, now=datetime(2026, 3, 29, 6, 59, tzinfo=UTC)) == [
-        date(2026, 3, 27)]
+    # 29 March 2026, clocks go forward: 08:00 BST is 07:00 UTC. A first run owes only the
+    # day before's, from 08:00 local.
+    assert due_days(store, settings, now=datetime(2026, 3, 29, 6, 59, tzinfo=UTC)) == []
     assert due_days(store, settings, now=datetime(2026, 3, 29, 7, 0, tzinfo=UTC)) == [
         date(2026, 3, 28)]
+
+
+def test_digest_command_sends_the_day_even_when_already_sent(store: Store, settings: Settings,
+                                                             composer) -> None:
+    add_intake(store, "2026-11-20T10:00:00+00:00", status="incomplete")
+    out = io.StringIO()
+    for _ in range(2):  # two runs of `intake digest`, each its own process and Store
+        command_store = Store(settings.store_path)
+        try:
+            assert send_digest_command(command_store, settings, day=DAY, dry_run=False,
+                                       now=NOW, out=out) == 0
+        finally:
+            command_store.close()
+    assert out.getvalue() == ""  # nothing on standard output but a dry run's text
+    rows = store.query("SELECT status FROM outbox WHERE kind = 'digest'")
+    assert [row[0] for row in rows] == ["sent", "sent"]
+    shadow = settings.smtp.shadow_folder
+    assert shadow is not None and len(list(shadow.rglob("*.eml"))) == 2
+    assert store.query("SELECT COUNT(*) FROM digests")[0][0] == 1
+
+
+def test_digest_command_leaves_sending_to_a_running_worker(store: Store, settings: Settings,
+                                                           composer) -> None:
+    worker = Store(settings.store_path)
+    worker.lock()
+    try:
+        assert send_digest_command(store, settings, day=None, dry_run=False, now=NOW,
+                                   out=io.StringIO()) == 0
+    finally:
+        worker.close()
+    rows = store.query("SELECT status FROM outbox WHERE kind = 'digest'")
+    assert [row[0] for row in rows] == ["pending"]
+    assert store.query("SELECT day FROM digests")[0][0] == "2026-11-20"
+
+
+def test_digest_command_exits_1_when_the_server_is_down(store: Store, settings: Settings,
+                                                        composer) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    down = dataclasses.replace(settings, smtp=dataclasses.replace(
+        settings.smtp, mode="send", host="127.0.0.1", port=port, security="none", timeout=2))
+    assert send_digest_command(store, down, day=DAY, dry_run=False, now=NOW,
+                               out=io.StringIO()) == 1
+    rows = store.query("SELECT status FROM outbox WHERE kind = 'digest'")
+    assert [row[0] for row in rows] == ["pending"]  # kept for the worker to retry
