@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from pathlib import Path
@@ -25,6 +26,8 @@ from .settings_types import Settings
 
 LOOP_HEADER = "X-Prevent-Intake"  # our loop marker; its value is the reference (or the kind)
 
+# 7bit: bodies go out quoted-printable or base64, so no server needs 8BITMIME.
+_POLICY = policy.default.clone(cte_type="7bit")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _RECIPIENTS_RULE = "recipients"
@@ -127,7 +130,7 @@ class Composer:
         text = self.env.get_template(f"{template}.txt.j2").render(context)
         html = self.env.get_template(f"{template}.html.j2").render(context)
 
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.sender
         msg["To"] = ", ".join(recipients)
         msg["Subject"] = clean_header(subject)

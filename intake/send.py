@@ -157,6 +157,7 @@ class SmtpSender:
             except _Dropped as dropped:
                 self._drop()
                 if dropped.before_data and reused and attempt == 1:
+                    log.debug("smtp: connection lost before the data (%s); reconnecting", dropped)
                     continue
                 raise ServerDown(str(dropped)) from dropped.__cause__
 

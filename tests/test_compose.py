@@ -200,9 +200,11 @@ def test_alert_goes_to_mash_with_verdicts_only(composer):
     text = text_of(msg)
     assert "PRV-2026-00042" in text and "Priority: urgent" in text
     assert "Reason: urgent (matched: knife, attack)" in text
-    review = text_of(composer.alert(make_intake(status="manual_review",
+    review = text_of(composer.alert(make_intake(status="manual_review", priority="urgent",
+                                                urgent_because=["bomb"],
                                                 review_reason="encrypted")))
-    assert "manual review" in review and "password-protected" in review
+    assert "Reason: urgent (matched: bomb)\nReason: manual review: the file is " \
+        "password-protected (encrypted)\n" in review
 
 
 @pytest.mark.parametrize("kind", ["ack", "correction", "reminder", "alert", "review"])
@@ -272,3 +274,14 @@ def test_message_is_reusable_for_the_digest(composer, tmp_path):
     assert "In-Reply-To" not in msg and msg[LOOP_HEADER] == "digest"
     assert text_of(msg) == "Counts: <3>\n" and "&lt;3&gt;" in html_of(msg)
     assert len(reparse(msg)["To"].addresses) == 2
+
+
+def test_non_ascii_wording_goes_out_as_7bit(composer):
+    finding = {"rule": "required", "field": "x", "label": "Dyddiad geni (DD/MM/BBBB) – Łódź",
+               "message": "Rhowch y dyddiad."}
+    intake = make_intake(status="incomplete", findings=[finding], missing=["x"],
+                         reference="PRV-2026-00042")
+    msg = composer.acknowledgement(intake)
+    raw = msg.as_bytes(policy=policy.SMTP)
+    assert raw.isascii()
+    assert "Łódź" in text_of(reparse(msg))
