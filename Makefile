@@ -20,7 +20,7 @@ servers:
 	bash tests/setup-servers.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check intake tests benchmarks
+	$(BIN)/ruff check intake tests benchmarks tools
 
 test: $(STAMP) servers lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
