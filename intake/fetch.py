@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 from imapclient import IMAPClient
@@ -70,7 +71,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def tls_context(ca_file: object | None, verify: bool = True) -> ssl.SSLContext:
+def tls_context(ca_file: Path | str | None, verify: bool = True) -> ssl.SSLContext:
     """System CAs plus ca_file; certificates and host names always checked
     unless the settings explicitly turned verification off for this host."""
     context = ssl.create_default_context()
@@ -208,8 +209,11 @@ class ImapMailbox:
         return self._uidvalidity
 
     def uids_after(self, folder: str, last_uid: int) -> list[int]:
+        already = self._selected == folder
         self._select(folder)
         with _wrapped(f"{self.where}: search in {folder} failed"):
+            if already:  # SEARCH alone may not see mail that came since: NOOP first
+                self.client.noop()
             # "N:*" also matches the highest UID when it is below N: filter.
             found = self.client.search(["UID", f"{last_uid + 1}:*"])
         return sorted(uid for uid in found if uid > last_uid)

@@ -64,6 +64,13 @@ def test_uids_after_gives_only_newer_uids_ascending(dovecot, imap):
     assert imap.uids_after("INBOX", uids[-1] + 100) == []
 
 
+def test_uids_after_sees_mail_that_came_while_the_folder_was_open(dovecot, imap):
+    assert imap.uids_after("INBOX", 0) == []
+    for n in range(5):
+        uid = dovecot.append(message(n))
+        assert imap.uids_after("INBOX", 0)[-1:] == [uid]
+
+
 def spy_fetches(box: ImapMailbox) -> list[tuple[list[int], list[str]]]:
     """Record each FETCH the mailbox sends: (UIDs, items)."""
     calls: list[tuple[list[int], list[str]]] = []
