@@ -12,6 +12,7 @@ Install the programs with tests/setup-servers.sh (the Makefile runs it).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import os
 import secrets
@@ -174,7 +175,7 @@ class DovecotServer:
             # -F: stay in the foreground, so the master is our child to wait on.
             self._proc = subprocess.Popen(
                 [self.binary, "-F", "-c", str(self.config_file)],
-                stdout=subprocess.DEVNULL, stderr=err,
+                stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_die_with_parent,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -278,6 +279,12 @@ class DovecotServer:
         """The maildir++ directory of a user's folder (separator "/" maps to ".")."""
         base = self.root / "mail" / user
         return base if folder.upper() == "INBOX" else base / ("." + folder.replace("/", "."))
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when pytest dies (killed), so no Dovecot outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _children(parent: int) -> list[tuple[int, str]]:
