@@ -70,8 +70,10 @@ class Pipeline:
         except StoreError:
             raise
         except Exception as err:  # a bug must not lose the message: shunt it to a person
-            log.exception("uid=%s %s: could not process; recorded for manual review",
-                          raw.uid, type(err).__name__)
+            # The exception's text may quote the message: log its type, trace only in debug.
+            log.error("uid=%s %s: could not process; recorded for manual review",
+                      raw.uid, type(err).__name__)
+            log.debug("uid=%s traceback", raw.uid, exc_info=True)
             return self._shunt(ctx, err, now)
 
     def _shunt(self, ctx: Context, err: Exception, now: datetime) -> Recorded:
