@@ -85,7 +85,7 @@ def describe_error(error: str | None, description: str | None, secret: str = "")
     code = first.split(":", 1)[0] if first.startswith("AADSTS") else ""
     sentence = KNOWN_ERRORS.get(code, "")
     detail = first or (error or "no reason given")
-    if error and first and not first.startswith(error):
+    if error and first and not code and not first.startswith(error):
         detail = f"{error}: {first}"
     text = f"{sentence} ({detail})" if sentence else detail
     return _scrub(text[:400], secret)
