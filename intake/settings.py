@@ -261,27 +261,58 @@ def _read_oauth2(
     reader = _Reader(data, "oauth2", problems)
     secret_env = reader.get("client_secret_env", str, None)
     certificate = reader.get("client_certificate", str, None)
-    thumbprint = reader.get("client_certificate_thumbprint", str, None)
+    thumbprint = reader.get("client_certificate_thumbprint", str, None, _thumbprint)
     if bool(secret_env) == bool(certificate):
         reader.fail("client_secret_env", "give client_secret_env or client_certificate, one only")
-    if certificate and not thumbprint:
+    if certificate and not thumbprint and "client_certificate_thumbprint" not in reader.data:
         reader.fail("client_certificate_thumbprint", "missing (needed with client_certificate)")
+    certificate_path = _path(base, certificate)
+    if certificate_path and not certificate_path.is_file():
+        reader.fail("client_certificate", f"no such file: {certificate_path}")
     authority = reader.get("authority", str, "https://login.microsoftonline.com")
-    if authority and not authority.startswith("https://"):
-        reader.fail("authority", "must be an https:// address")
+    if authority and not re.fullmatch(r"https://[^/\s]+/?", authority):
+        reader.fail("authority", "must be an https:// address with no path, "
+                    "e.g. https://login.microsoftonline.com")
     token_url = reader.get("token_url", str, None)
     if token_url and not (token_url.startswith("https://") or _loopback_url(token_url)):
         reader.fail("token_url", "must be https://, or http:// only to a loopback host")
+    if token_url and certificate:
+        reader.fail("token_url", "works with client_secret_env only")
     return OAuth2Settings(
-        tenant_id=reader.get("tenant_id", str) or "",
-        client_id=reader.get("client_id", str) or "",
+        tenant_id=reader.get("tenant_id", str, check=_tenant) or "",
+        client_id=reader.get("client_id", str, check=_guid) or "",
         client_secret=Secret(env=secret_env) if secret_env else None,
-        client_certificate=_path(base, certificate),
-        client_certificate_thumbprint=thumbprint,
+        client_certificate=certificate_path,
+        client_certificate_thumbprint=thumbprint.replace(":", "") if thumbprint else None,
         authority=authority or "https://login.microsoftonline.com",
-        scope=reader.get("scope", str, "https://outlook.office365.com/.default"),
+        scope=reader.get("scope", str, "https://outlook.office365.com/.default", _scope),
         token_url=token_url,
     )
+
+
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def _guid(value: str) -> str | None:
+    if re.fullmatch(_GUID, value):
+        return None
+    return "must be the app's Application (client) ID, a GUID like 1b2c3d4e-0000-..."
+
+
+def _tenant(value: str) -> str | None:
+    if re.fullmatch(_GUID, value) or re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", value):
+        return None
+    return "must be the Directory (tenant) ID (a GUID) or the tenant's domain name"
+
+
+def _thumbprint(value: str) -> str | None:
+    if re.fullmatch(r"[0-9a-fA-F]{40}", value.replace(":", "")):
+        return None
+    return "must be the certificate's SHA-1 thumbprint: 40 hexadecimal digits"
+
+
+def _scope(value: str) -> str | None:
+    return None if value.endswith("/.default") else "must end in /.default (app-only sign-in)"
 
 
 def _loopback_url(url: str) -> bool:

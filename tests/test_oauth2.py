@@ -136,8 +136,8 @@ port = 25
 security = "none"
 from = "prevent@example.org"
 [oauth2]
-tenant_id = "t"
-client_id = "c"
+tenant_id = "lewisham.gov.uk"
+client_id = "{oauth_app.app.client_id}"
 client_secret_env = "{oauth_app.secret_env}"
 {oauth}
 [store]
@@ -153,6 +153,37 @@ to = ["b@example.org"]
     assert isinstance(token_provider_for(settings("oauth2", "http://127.0.0.1:1/t")),
                       ClientCredentialsTokenProvider)
     assert isinstance(token_provider_for(settings("oauth2", None)), MsalTokenProvider)
+
+
+def test_each_bad_oauth2_key_is_one_line_and_exit_2(tmp_path, oauth_app, oauth_smtp):
+    from oauth_servers import write_oauth_settings
+
+    config = write_oauth_settings(tmp_path, oauth_app, oauth_smtp)
+    text = config.read_text()
+    oauth2 = text[text.index("[oauth2]"):text.index("[store]")]
+    config.write_text(text.replace(oauth2, """[oauth2]
+tenant_id = "common"
+client_id = "Secret ID pasted here"
+client_certificate = "missing.pem"
+client_certificate_thumbprint = "12:34"
+authority = "http://login.microsoftonline.com/tenant"
+scope = "https://outlook.office365.com/IMAP.AccessAsApp"
+
+"""))
+    done = intake(config, "check-config")
+    assert done.returncode == 2 and done.stdout == ""
+    assert sorted(done.stderr.splitlines()) == [
+        "[oauth2] authority: must be an https:// address with no path, "
+        "e.g. https://login.microsoftonline.com",
+        "[oauth2] client_certificate: no such file: " + str(tmp_path / "missing.pem"),
+        "[oauth2] client_certificate_thumbprint: must be the certificate's SHA-1 thumbprint: "
+        "40 hexadecimal digits",
+        "[oauth2] client_id: must be the app's Application (client) ID, a GUID like "
+        "1b2c3d4e-0000-...",
+        "[oauth2] scope: must end in /.default (app-only sign-in)",
+        "[oauth2] tenant_id: must be the Directory (tenant) ID (a GUID) or the tenant's domain "
+        "name",
+    ]
 
 
 # -- msal through its http_client hook ----------------------------------------------------

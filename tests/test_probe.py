@@ -73,7 +73,7 @@ def test_smtp_server_down_exits_1(tmp_path, dovecot, smtp_server):
 
 
 def test_smtp_password_sign_in_is_checked_and_nothing_sent(tmp_path, dovecot, smtp_server):
-    smtp_server.start(auth=("prevent@example.org", "smtp-pass-456"), auth_required=True)
+    smtp_server.start(auth=("prevent@example.org", "smtp-pass-456"))
     settings = load_settings(write_settings(tmp_path, dovecot, smtp_server))
     secret = tmp_path / "smtp-password"
     secret.write_text("smtp-pass-456")
