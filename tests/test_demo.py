@@ -14,7 +14,7 @@ def test_demo_records_every_layout_and_replies_only_to_people(tmp_path, capsys):
     assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "== Triage: open intakes, urgent first ==" in out
-    assert "Received: 8" in out  # the digest's count of today's referrals
+    assert "Received: 9" in out  # the digest's count of today's referrals
 
     config = tmp_path / "demo" / "settings.toml"
     done = intake(config, "export", "--format", "jsonl")
@@ -25,7 +25,12 @@ def test_demo_records_every_layout_and_replies_only_to_people(tmp_path, capsys):
     assert rows["<demo-06@surgery.example.org>"]["review_reason"] == "scan"
     assert rows["<demo-07@school.example.org>"]["review_reason"] == "encrypted"
     assert rows["<demo-08@school.example.org>"]["missing"] == ["form"]
-    assert len(rows) == 8  # the correction, out-of-office, newsletter, question: no intake
+    late = rows["<demo-13@housing.example.org>"]
+    assert late["status"] == "incomplete"
+    assert late["missing"] == ["referrer_phone"] and late["invalid"] == ["referrer_email"]
+    assert late["cc_missing"] == ["preventreferrals@met.pnn.police.uk",
+                                  "mashagency@lewisham.gov.uk"]
+    assert len(rows) == 9  # the correction, out-of-office, newsletter, question: no intake
 
     outgoing = [message_from_bytes(p.read_bytes(), policy=policy.default)
                 for p in (tmp_path / "demo" / "outgoing").glob("*.eml")]
@@ -34,5 +39,5 @@ def test_demo_records_every_layout_and_replies_only_to_people(tmp_path, capsys):
     assert "news@news.example.org" not in recipients
     assert "teacher@school.example.org" not in recipients  # a question: no reply
     acks = [m for m in outgoing if str(m["Subject"]).endswith("Prevent referral received")]
-    assert len(acks) == 8
+    assert len(acks) == 9
     assert all(m["Auto-Submitted"] == "auto-replied" for m in acks)

@@ -94,6 +94,11 @@ def samples() -> dict[str, bytes]:
             headers={"In-Reply-To": "<demo-02@youth.example.org>",
                      "References": "<demo-02@youth.example.org>"},
             message_id="<demo-09@youth.example.org>"),
+        "13-flat-pdf-incomplete-not-copied-in.eml": referral_email(
+            [make_form("pdf-text", {**ADULT, "referrer_phone": "", "referrer_email": "priya at "
+                                    "housing"})],
+            sender=sender(ADULT), to=["prevent@lewisham.gov.uk"], cc=[],
+            message_id="<demo-13@housing.example.org>"),
         "10-out-of-office.eml": raw_email(
             "Auto-Submitted: auto-replied\r\nMessage-ID: <demo-10@school.example.org>\r\n",
             "I am out of the office until Monday.",
