@@ -11,6 +11,7 @@ requests there instead (msal refuses plain-http authorities).
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
@@ -38,6 +39,7 @@ class App:
     secret: str
     mailbox: str
     lifetime: int = 3600  # expires_in of the tokens it gets
+    certificate: bytes | None = None  # PEM: signs in with a client assertion instead
 
 
 @dataclass
@@ -133,7 +135,11 @@ class IdentityServer:
         if app is None:
             return 400, _aad("unauthorized_client", "AADSTS700016: Application with identifier "
                              f"'{form.get('client_id')}' was not found in the directory.", 700016)
-        if form.get("client_secret") != app.secret:
+        if app.certificate is not None:
+            if not self._assertion_ok(app, form.get("client_assertion", "")):
+                return 401, _aad("invalid_client", "AADSTS700027: Client assertion failed "
+                                 "signature validation.", 700027)
+        elif form.get("client_secret") != app.secret:
             return 401, _aad("invalid_client", "AADSTS7000215: Invalid client secret provided. "
                              "Ensure the secret being sent in the request is the client secret "
                              "value, not the client secret ID, for a secret added to app "
@@ -148,6 +154,24 @@ class IdentityServer:
             self.tokens[token] = Issued(app, time.time() + app.lifetime)
         return 200, {"token_type": "Bearer", "expires_in": app.lifetime,
                      "ext_expires_in": app.lifetime, "access_token": token}
+
+    def _assertion_ok(self, app: App, assertion: str) -> bool:
+        """RS256 JWT signed by the app's key, x5t = the certificate's SHA-1, for us."""
+        import jwt
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        cert = x509.load_pem_x509_certificate(app.certificate or b"")
+        x5t = base64.urlsafe_b64encode(cert.fingerprint(hashes.SHA1())).rstrip(b"=").decode()
+        try:
+            # msal keeps base64's "=" padding in x5t; Entra ID takes either.
+            if str(jwt.get_unverified_header(assertion).get("x5t", "")).rstrip("=") != x5t:
+                return False
+            claims = jwt.decode(assertion, cert.public_key(), algorithms=["RS256", "PS256"],
+                                audience=f"{AUTHORITY}/{app.tenant_id}/oauth2/v2.0/token")
+        except jwt.PyJWTError:
+            return False
+        return claims.get("iss") == app.client_id == claims.get("sub")
 
     def answer_introspection(self, form: dict[str, str]) -> dict[str, Any]:
         mailbox = self.check(form.get("token", ""))

@@ -28,7 +28,6 @@ from intake.oauth2 import (
 )
 from intake.send import open_sender
 from intake.settings import load_settings
-from intake.settings_types import OAuth2Settings
 
 pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers
@@ -355,30 +354,44 @@ def test_no_token_or_secret_in_debug_logs(oauth_app, identity, oauth_smtp, msal_
     assert not leaked(caplog.text, identity, oauth_app.app)
 
 
-def test_certificate_settings_reach_msal_as_key_and_thumbprint(tmp_path, monkeypatch):
-    captured = {}
+def _certificate(directory) -> tuple[bytes, object, str]:
+    """A throwaway RSA key and certificate: (certificate PEM, key file, SHA-1 thumbprint)."""
+    from datetime import UTC, datetime, timedelta
 
-    class FakeApp:
-        def __init__(self, client_id, authority, client_credential, **kwargs):
-            captured.update(client_id=client_id, authority=authority, cred=client_credential)
-            self.token_cache = kwargs["token_cache"]
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
 
-        def acquire_token_for_client(self, scopes):
-            captured["scopes"] = scopes
-            return {"access_token": "t", "expires_in": 3600, "token_type": "Bearer"}
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intake test app")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=2))
+            .sign(key, hashes.SHA256()))
+    key_file = directory / "app-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    return (cert.public_bytes(serialization.Encoding.PEM), key_file,
+            cert.fingerprint(hashes.SHA1()).hex().upper())
 
-    import msal
 
-    monkeypatch.setattr(msal, "ConfidentialClientApplication", FakeApp)
-    key = tmp_path / "app.pem"
-    key.write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n")
-    settings = OAuth2Settings(tenant_id="t1", client_id="c1", client_certificate=key,
-                              client_certificate_thumbprint="AB12",
-                              authority="https://login.microsoftonline.com/")
-    assert MsalTokenProvider(settings).token() == "t"
-    assert captured == {
-        "client_id": "c1", "authority": "https://login.microsoftonline.com/t1",
-        "cred": {"private_key": key.read_text(), "thumbprint": "AB12"},
-        "scopes": ["https://outlook.office365.com/.default"],
-    }
-    assert "PRIVATE KEY" not in repr(MsalTokenProvider(settings))
+def test_certificate_signs_in_through_msal(oauth_app, identity, msal_http, tmp_path):
+    cert, key_file, thumbprint = _certificate(tmp_path)
+    settings = oauth_app.settings(token_url=False, client_secret=None,
+                                  client_certificate=key_file,
+                                  client_certificate_thumbprint=thumbprint)
+    oauth_app.app.certificate = cert
+    tokens = MsalTokenProvider(settings, http_client=msal_http)
+    box = ImapMailbox(oauth_app.mailbox_settings(), tokens)
+    box.connect()
+    box.close()
+    assert "PRIVATE KEY" not in repr(tokens)
+    # A certificate the app registration does not have is refused, in one line.
+    other_cert, _, _ = _certificate(tmp_path / "..")
+    oauth_app.app.certificate = other_cert
+    with pytest.raises(TokenError, match="AADSTS700027"):
+        MsalTokenProvider(settings, http_client=msal_http).token()
