@@ -96,11 +96,12 @@ class Worker:
 
     def _loop(self) -> int:
         failures = 0
-        connected_once = False
+        connected_once = connected = False
         while not self.stopping:
             try:
-                self.mailbox.connect()
-                connected_once = True
+                if not connected:
+                    self.mailbox.connect()
+                    connected = connected_once = True
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
                 failures = 0
@@ -110,12 +111,14 @@ class Worker:
                 self.scheduler.run_pending()
                 self.mailbox.wait_for_mail(self._wait_seconds())
             except LoginError as err:
+                connected = False
                 log.error("mailbox: %s", err)
                 if self.once:
                     return 1
                 failures += 1
                 self._backoff(failures)
             except MailboxError as err:
+                connected = False
                 failures += 1
                 if self.once and not connected_once:
                     log.error("mailbox: %s", err)
