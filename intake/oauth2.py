@@ -154,17 +154,20 @@ class MsalTokenProvider:
         return self._app
 
     def _call(self, action: Callable[[], Any]) -> Any:
-        """msal's exceptions become ours: ValueError for a bad authority or
-        tenant (discovery refused), network errors for the service unreachable."""
+        """msal's exceptions become ours: ValueError for a bad authority, tenant
+        or key (no retry helps), network errors for the service unreachable."""
+        import jwt  # msal's own dependencies
         import requests
 
         try:
             return action()
-        except ValueError as err:
-            raise TokenError(
-                f"OAuth2: {self.authority_url} refused: {_scrub(_first_line(err), self._secret)}"
-                " (check authority and tenant_id)"
-            ) from err
+        except jwt.PyJWTError as err:  # signing the client assertion with the key
+            raise TokenError(f"OAuth2: client_certificate {self._settings.client_certificate}: "
+                             f"{_first_line(err)}") from err
+        except ValueError as err:  # discovery refused, or a key msal cannot read
+            text = _scrub(_first_line(err), self._secret)
+            hint = " (check authority and tenant_id)" if "authority" in text.lower() else ""
+            raise TokenError(f"OAuth2: {self.authority_url} refused: {text}{hint}") from err
         except (requests.RequestException, OSError) as err:
             raise TokenServiceError(
                 f"OAuth2: cannot reach {self._settings.authority}: {type(err).__name__}"

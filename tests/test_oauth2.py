@@ -395,3 +395,13 @@ def test_certificate_signs_in_through_msal(oauth_app, identity, msal_http, tmp_p
     oauth_app.app.certificate = other_cert
     with pytest.raises(TokenError, match="AADSTS700027"):
         MsalTokenProvider(settings, http_client=msal_http).token()
+
+
+def test_unreadable_key_is_one_line_not_a_traceback(oauth_app, msal_http, tmp_path):
+    key = tmp_path / "broken.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    settings = oauth_app.settings(token_url=False, client_secret=None, client_certificate=key,
+                                  client_certificate_thumbprint="AB" * 20)
+    with pytest.raises(TokenError) as raised:
+        MsalTokenProvider(settings, http_client=msal_http).token()
+    assert "\n" not in str(raised.value) and "not a key" not in str(raised.value)
