@@ -22,7 +22,7 @@ from .clock import utcnow
 from .compose import Composer
 from .crashpoints import crashpoint
 from .digest import queue_due_digests
-from .errors import LoginError, MailboxError, SendError
+from .errors import LoginError, MailboxError, OperationError, StoreError
 from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
 from .outbox import deliver_due
@@ -230,7 +230,9 @@ class Worker:
                 self._sender = open_sender(self.settings, self.token_provider)
             report = deliver_due(self.store, self._sender, self.settings, utcnow())
             log.debug("outbox: %s", report)
-        except SendError as err:
+        except StoreError:
+            raise
+        except OperationError as err:  # SMTP down, or its sign-in token refused
             log.warning("smtp: %s; messages wait in the outbox", err)
             self._close_sender()
 

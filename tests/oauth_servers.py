@@ -97,9 +97,7 @@ class OAuthSmtpServer:
     def start(self) -> None:
         self._controller = Controller(
             self.handler, hostname=self.host, port=self.port, auth_require_tls=False,
-            # "attempts": RecordingHandler's auth_attempts list, which aiosmtpd
-            # would offer as a mechanism (its name starts with auth_).
-            auth_exclude_mechanism=["LOGIN", "PLAIN", "attempts"],
+            auth_exclude_mechanism=["LOGIN", "PLAIN"],
         )  # fmt: skip
         self._controller.start()
 

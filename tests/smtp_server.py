@@ -41,7 +41,7 @@ class RecordingHandler:
     refused: set[str] = field(default_factory=set)  # lower-case addresses: 550 at RCPT
     drops_left: int = 0  # close the connection instead of answering the next N DATA
     credentials: tuple[str, str] | None = None
-    auth_attempts: list[tuple[str, bool]] = field(default_factory=list)  # (login, success)
+    login_attempts: list[tuple[str, bool]] = field(default_factory=list)  # (login, success)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
@@ -78,7 +78,7 @@ class RecordingHandler:
         if isinstance(data, LoginPassword) and self.credentials is not None:
             login, password = data.login.decode(), data.password.decode()
             ok = (login, password) == self.credentials
-            self.auth_attempts.append((login, ok))
+            self.login_attempts.append((login, ok))
             if ok:
                 return AuthResult(success=True, auth_data=data.login)
         # handled=False: aiosmtpd answers 535 itself.

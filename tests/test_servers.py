@@ -94,7 +94,7 @@ def test_smtp_starttls_and_auth(smtp_server):
         smtp.sendmail("prevent@example.org", ["b@example.org"], MSG)
     [got] = smtp_server.received
     assert got.tls and got.auth_user == "prevent@example.org"
-    attempts = smtp_server.handler.auth_attempts  # smtplib tries PLAIN, then LOGIN
+    attempts = smtp_server.handler.login_attempts  # smtplib tries PLAIN, then LOGIN
     assert attempts[-1] == ("prevent@example.org", True)
     assert attempts[:-1] and not any(ok for _, ok in attempts[:-1])
 
