@@ -81,11 +81,17 @@ class Outgoing:
         return len(self.messages.get(message_id, []))
 
 
+INTERNAL = frozenset({"mashagency@lewisham.gov.uk", "prevent.manager@lewisham.gov.uk"})
+
+
 def replies_to(smtp_server: Any) -> Counter[str]:
-    """In-Reply-To of each acknowledgement received -> copies (the referral it answers)."""
+    """In-Reply-To of each reply to a referrer received -> copies (the referral it answers).
+    Alerts to the MASH and the digest are not replies."""
     found: Counter[str] = Counter()
     for mail in smtp_server.received:
         message = parsed(mail.content)
+        if INTERNAL & set(mail.rcpt_tos):
+            continue
         if message["X-Prevent-Intake"] and message["In-Reply-To"]:
             found[str(message["In-Reply-To"]).strip()] += 1
     return found

@@ -52,7 +52,7 @@ def run_killed_at(config: Path, spec: str, kills: Kills) -> None:
 
 def run_killed_at_random(config: Path, rng: random.Random, kills: Kills) -> None:
     worker = Worker(config, "--once")
-    time.sleep(rng.uniform(0.3, 3.0))
+    time.sleep(rng.uniform(0.3, 2.0))
     kills.runs += 1
     if worker.kill():
         kills.random += 1
@@ -73,7 +73,7 @@ def drain_under_kills(config: Path, dovecot, waves: list[list[bytes]], schedule:
     A kill at `sent` comes only once the mail is taken (the worker sends after
     taking), so the mail steps run while more than a batch is left, then the
     `sent` steps take the rest and die after the Nth message the server took.
-    A "random" entry starts the worker and SIGKILLs it after 0.3 to 3 s."""
+    A "random" entry starts the worker and SIGKILLs it after 0.3 to 2 s."""
     kills = Kills()
     rng = random.Random(seed)
     appended = 0
@@ -81,9 +81,13 @@ def drain_under_kills(config: Path, dovecot, waves: list[list[bytes]], schedule:
         dovecot.append_many(wave)
         appended += len(wave)
         for spec in schedule:
-            if spec == "random":
+            if spec.startswith("sent:"):
+                run_killed_at(config, spec, kills)
+            elif appended - recorded(config) <= 2 * BATCH:
+                continue  # leave the rest of the wave for the `sent` steps to take
+            elif spec == "random":
                 run_killed_at_random(config, rng, kills)
-            elif spec.startswith("sent:") or appended - recorded(config) > 2 * BATCH:
+            else:
                 run_killed_at(config, spec, kills)
     final = intake(config, "run", "--once", timeout=300)
     assert final.returncode == 0, final.stderr[-3000:]
@@ -118,10 +122,12 @@ def test_backlog_drained_under_repeated_kills_loses_nothing(config, dovecot, smt
 
 
 def soak_schedule(rng: random.Random, length: int) -> list[str]:
-    """Mail steps at counts 1 to 6, a random-moment kill every third, then three sends."""
-    steps = ("fetched", "recorded", "marked")
-    mail = [f"{steps[i % 3]}:{rng.randint(1, 6)}" if i % 3 != 2 else "random"
-            for i in range(length)]
+    """Mail steps at small counts, a random-moment kill every third, then three sends."""
+    steps = (("fetched", 3), ("recorded", 6), ("marked", 2))
+    mail = []
+    for i in range(length):
+        step, most = steps[(i - i // 3) % 3]
+        mail.append(f"{step}:{rng.randint(1, most)}" if i % 3 != 2 else "random")
     return mail + [f"sent:{rng.randint(1, 5)}" for _ in range(3)]
 
 
@@ -132,7 +138,7 @@ def test_soak_200_messages_under_deterministic_and_random_kills(config, dovecot,
     messages, expected = backlog(200)
     waves = [messages[i:i + 50] for i in range(0, 200, 50)]
     rng = random.Random(2026)
-    kills = drain_under_kills(config, dovecot, waves, soak_schedule(rng, 12))
+    kills = drain_under_kills(config, dovecot, waves, soak_schedule(rng, 24))
     counts = verify(config, smtp_server, dovecot, expected)
     report(figures, kills, counts, len(messages))
     assert kills.deterministic >= 30
