@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -128,6 +129,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk
+
 JSON_COLUMNS = frozenset(
     {"missing", "invalid", "cc_missing", "findings", "fields", "field_sources", "recipients",
      "urgent_because"}
@@ -160,9 +163,21 @@ class Store:
                 self.conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
         except sqlite3.Error as err:
-            raise StoreError(f"store {self.path}: {err}") from err
+            raise StoreError(self._failed(err)) from err
         except OSError as err:
             raise StoreError(f"store {self.path}: {err.strerror}") from err
+
+    def _failed(self, err: sqlite3.Error) -> str:
+        """The error for one line of log; SQLite says "disk I/O error" when it cannot
+        even grow its shared-memory file on a full disk: name the real cause."""
+        text = f"store {self.path}: {err}"
+        if "full" not in str(err):
+            try:
+                if shutil.disk_usage(self.path.parent).free < LOW_SPACE_BYTES:
+                    text += " (no space left on the disk)"
+            except OSError:
+                pass
+        return text
 
     # -- lifecycle -------------------------------------------------------
 
@@ -204,13 +219,13 @@ class Store:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
-            raise StoreError(f"store {self.path}: {err}") from err
+            raise StoreError(self._failed(err)) from err
         try:
             yield self.conn
             self.conn.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback()
-            raise StoreError(f"store {self.path}: {err}") from err
+            raise StoreError(self._failed(err)) from err
         except BaseException:
             self._rollback()
             raise
@@ -223,7 +238,7 @@ class Store:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as err:
-            raise StoreError(f"store {self.path}: {err}") from err
+            raise StoreError(self._failed(err)) from err
 
     # -- mailbox position ------------------------------------------------
 
