@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -100,6 +101,11 @@ def replies_to(smtp_server: Any) -> Counter[str]:
 def header_addresses(message: EmailMessage, *names: str) -> list[str]:
     values = [str(v) for name in names for v in message.get_all(name, [])]
     return [address.lower() for _, address in getaddresses(values) if address]
+
+
+def later(hours: int = 2) -> dict[str, str]:
+    """Environment for a run `hours` from now: failed sends back off a minute or more."""
+    return {"INTAKE_NOW": (datetime.now(UTC) + timedelta(hours=hours)).isoformat()}
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 90.0, what: str = "") -> None:

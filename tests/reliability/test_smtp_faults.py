@@ -8,13 +8,12 @@ hours on, as the operator's next scheduled run would be.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from forms import SAMPLE_VALUES, make_form
 from harness import intake
 from mail import referral_email
-from reliability_kit import Outgoing, exported, parsed, replies_to, store_rows
+from reliability_kit import Outgoing, exported, later, parsed, replies_to, store_rows
 from smtp_server import RecordingHandler
 
 DOCX = make_form("docx", SAMPLE_VALUES)
@@ -23,10 +22,6 @@ DOCX = make_form("docx", SAMPLE_VALUES)
 def referral(number: int) -> bytes:
     return referral_email([DOCX], sender=f"teacher{number}@school.example.org",
                           message_id=f"<smtp-{number}@school.example.org>")
-
-
-def later(hours: int = 2) -> dict[str, str]:
-    return {"INTAKE_NOW": (datetime.now(UTC) + timedelta(hours=hours)).isoformat()}
 
 
 def outbox(config: Path) -> list[dict]:
