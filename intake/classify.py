@@ -156,14 +156,18 @@ def _returned_ids(data: bytes) -> list[str]:
 # --- where a reply may go ------------------------------------------------------------
 
 
-def reply_address(email: ParsedEmail) -> str | None:
-    """Reply-To when it names exactly one address, else From; None when neither is safe."""
-    if len(email.reply_to) == 1 and _single_address(email.reply_to[0]):
+def reply_address(email: ParsedEmail, own: Iterable[str] = ()) -> str | None:
+    """Reply-To when it names exactly one address, else From; None when neither is safe.
+    An address in `own` (the service's own) is never one to answer: replying there
+    would only write to our own mailbox."""
+    ours = {address.lower() for address in own}
+    if len(email.reply_to) == 1 and _single_address(email.reply_to[0]) \
+            and email.reply_to[0] not in ours:
         return email.reply_to[0]
     from_values = email.header_values("from")
     if len(from_values) != 1 or _address_count(from_values[0]) != 1:
         return None  # several From headers or addresses: a crafted fan-out
-    if email.sender and _single_address(email.sender):
+    if email.sender and _single_address(email.sender) and email.sender not in ours:
         return email.sender
     return None
 

@@ -96,7 +96,7 @@ def _thread(ctx: Context) -> Decision | None:
         return Decision(
             "correction",
             intake=intake,
-            reply_to=None if machine else reply_address(email),
+            reply_to=None if machine else reply_address(email, ctx.own_addresses),
             machine_reason=machine,
         )
     return Decision("note", reason="reply from someone else in the thread", intake=intake)
@@ -120,14 +120,14 @@ def _referral(ctx: Context) -> Decision | None:
         # A form is a referral whatever its headers say; machine mail is only never answered.
         return Decision(
             "intake",
-            reply_to=None if machine else reply_address(email),
+            reply_to=None if machine else reply_address(email, ctx.own_addresses),
             machine_reason=machine,
             reason=machine,
         )
     if machine:
         return Decision("ignored", reason=machine, machine_reason=machine)
     if says_referral(email, ctx.rules):
-        return Decision("intake", reply_to=reply_address(email))
+        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
     return None
 
 
