@@ -50,14 +50,16 @@ def run_killed_at(config: Path, spec: str, kills: Kills) -> None:
         assert done.returncode == 0, f"{spec}: {done.stderr[-3000:]}"
 
 
-def run_killed_at_random(config: Path, rng: random.Random, kills: Kills) -> None:
+def run_killed_at_random(config: Path, rng: random.Random, kills: Kills) -> bool:
+    """Start `run --once`, SIGKILL it after 0.2 to 1.2 s; False when it finished first."""
     worker = Worker(config, "--once")
-    time.sleep(rng.uniform(0.3, 2.0))
+    time.sleep(rng.uniform(0.2, 1.2))
     kills.runs += 1
     if worker.kill():
         kills.random += 1
-    else:
-        assert worker.process.returncode == 0, worker.log[-3000:]
+        return True
+    assert worker.process.returncode == 0, worker.log[-3000:]
+    return False
 
 
 def recorded(config: Path) -> int:
@@ -66,27 +68,29 @@ def recorded(config: Path) -> int:
     return store_rows(config, "SELECT COUNT(*) FROM messages")[0][0]
 
 
-def drain_under_kills(config: Path, dovecot, waves: list[list[bytes]], schedule: list[str],
-                      seed: int = 6) -> Kills:
+def drain_under_kills(config: Path, dovecot, waves: list[list[bytes]],
+                      schedules: list[list[str]], seed: int = 6) -> Kills:
     """Append each wave, then run killed at each step of the schedule in turn.
 
     A kill at `sent` comes only once the mail is taken (the worker sends after
     taking), so the mail steps run while more than a batch is left, then the
     `sent` steps take the rest and die after the Nth message the server took.
-    A "random" entry starts the worker and SIGKILLs it after 0.3 to 2 s."""
+    A "random" entry starts the worker and SIGKILLs it after 0.2 to 1.2 s, until
+    one run finishes before its kill."""
     kills = Kills()
     rng = random.Random(seed)
     appended = 0
-    for wave in waves:
+    for wave, schedule in zip(waves, schedules, strict=True):
         dovecot.append_many(wave)
         appended += len(wave)
         for spec in schedule:
-            if spec.startswith("sent:"):
+            if spec == "random":
+                if not run_killed_at_random(config, rng, kills):
+                    break  # a run finished before its kill: the wave is drained
+            elif spec.startswith("sent:"):
                 run_killed_at(config, spec, kills)
             elif appended - recorded(config) <= 2 * BATCH:
                 continue  # leave the rest of the wave for the `sent` steps to take
-            elif spec == "random":
-                run_killed_at_random(config, rng, kills)
             else:
                 run_killed_at(config, spec, kills)
     final = intake(config, "run", "--once", timeout=300)
@@ -113,7 +117,7 @@ def test_backlog_drained_under_repeated_kills_loses_nothing(config, dovecot, smt
     THEN each referral is one intake, each referrer acknowledged, at most one repeat a kill."""
     messages, expected = backlog(30)
     kills = drain_under_kills(config, dovecot, [messages[:15], messages[15:]],
-                              list(FAST_SCHEDULE))
+                              [list(FAST_SCHEDULE)] * 2)
     counts = verify(config, smtp_server, dovecot, expected)
     report(figures, kills, counts, len(messages))
     assert kills.total >= 10
@@ -122,24 +126,26 @@ def test_backlog_drained_under_repeated_kills_loses_nothing(config, dovecot, smt
 
 
 def soak_schedule(rng: random.Random, length: int) -> list[str]:
-    """Mail steps at small counts, a random-moment kill every third, then three sends."""
-    steps = (("fetched", 3), ("recorded", 6), ("marked", 2))
-    mail = []
-    for i in range(length):
-        step, most = steps[(i - i // 3) % 3]
-        mail.append(f"{step}:{rng.randint(1, most)}" if i % 3 != 2 else "random")
+    """Mail steps at small counts, then three kills after a send."""
+    steps = (("fetched", 2), ("recorded", 4), ("marked", 1))
+    mail = [f"{steps[i % 3][0]}:{rng.randint(1, steps[i % 3][1])}" for i in range(length)]
     return mail + [f"sent:{rng.randint(1, 5)}" for _ in range(3)]
 
 
 @pytest.mark.soak
 def test_soak_200_messages_under_deterministic_and_random_kills(config, dovecot, smtp_server,
                                                                   figures):
-    """The full loop: 200 messages in four waves, >= 30 kills at steps, more at random."""
+    """The full loop: 200 messages in eight waves; four drained under kills at every step
+    (>= 30), four under kills at random moments (the worker started and SIGKILLed after
+    0.2 to 1.2 s, again and again, until a run finishes first)."""
     messages, expected = backlog(200)
-    waves = [messages[i:i + 50] for i in range(0, 200, 50)]
+    waves = [messages[i:i + 35] for i in range(0, 140, 35)]
+    waves += [messages[i:i + 15] for i in range(140, 200, 15)]
     rng = random.Random(2026)
-    kills = drain_under_kills(config, dovecot, waves, soak_schedule(rng, 24))
+    schedules = [soak_schedule(rng, 24) for _ in range(4)] + [["random"] * 20] * 4
+    kills = drain_under_kills(config, dovecot, waves, schedules)
     counts = verify(config, smtp_server, dovecot, expected)
     report(figures, kills, counts, len(messages))
     assert kills.deterministic >= 30
+    assert kills.random >= 10
     assert counts["duplicate messages"] <= kills.at_sent + kills.random
