@@ -113,7 +113,14 @@ def bounced_message_ids(email: ParsedEmail) -> list[str]:
     """
     is_report = email.content_type == REPORT_TYPE
     local = (email.sender or "").rsplit("@", 1)[0]
-    if not (is_report or email.return_path == "" or not email.sender or local in BOUNCE_SENDERS):
+    returns_message = any(a.content_type in RETURNED_TYPES for a in email.attachments)
+    # A vacation reply also comes from <> (RFC 5230): a null Return-Path alone is no bounce.
+    if any(v.strip().lower() != "no" for v in email.header_values("auto-submitted")) and not (
+        is_report or local in BOUNCE_SENDERS
+    ):
+        return []
+    if not (is_report or local in BOUNCE_SENDERS or not email.sender
+            or (email.return_path == "" and returns_message)):
         return []
     if is_report and not _reports_failure(email):
         return []

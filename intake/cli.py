@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
+        force=True,  # a fresh handler on the current standard error
     )
     try:
         if args.command == "demo":

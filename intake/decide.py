@@ -6,10 +6,12 @@ turns into rows. The order of the questions is the table DECISION_STEPS.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .check import parse_date
 from .classify import (
     bounced_message_ids,
     is_own_mail,
@@ -53,6 +55,8 @@ def _duplicate(ctx: Context) -> Decision | None:
     first = ctx.store.first_delivery(ctx.email.message_id, ctx.content_hash)
     if first is None:
         return None
+    if first["content_hash"] != ctx.content_hash and ctx.extraction.carries_form:
+        return None  # a reused Message-ID on a different form: never discard a referral
     return Decision("duplicate", reason=f"repeats message row {first['id']}")
 
 
@@ -74,7 +78,12 @@ def _bounce(ctx: Context) -> Decision | None:
 
 
 def _thread(ctx: Context) -> Decision | None:
-    """A reply in the thread of an intake: a correction from its referrer, else a note."""
+    """A reply in the thread of an intake: a correction from its referrer, else a note.
+
+    A form about another individual, or any form once the intake is closed or
+    purged, is a new referral: nothing is merged into a record a person has
+    finished with, or into someone else's.
+    """
     email = ctx.email
     intake = None
     for reference in references_in(email.subject):
@@ -85,14 +94,17 @@ def _thread(ctx: Context) -> Decision | None:
         intake = ctx.store.intake_for_message_ids((*email.in_reply_to, *email.references))
     if intake is None:
         return None
+    has_form = ctx.extraction.carries_form
+    finished = bool(intake.get("closed_at") or intake.get("purged_at"))
+    if has_form and (finished or _about_someone_else(ctx.extraction, intake)):
+        return None
     machine = machine_mail_reason(email, ctx.rules)
-    if machine and not ctx.extraction.carries_form:
-        return Decision("note", reason=machine, intake=intake, machine_reason=machine)
+    if finished or (machine and not has_form):
+        return Decision("note", reason=machine or "intake closed", intake=intake,
+                        machine_reason=machine)
     referrer = {intake.get("sender"), intake.get("reply_to"),
                 (intake.get("fields") or {}).get("referrer_email", "").strip().lower()}
     if email.sender and email.sender in referrer - {None, ""}:
-        if _about_someone_else(ctx.extraction, intake):
-            return None  # a new referral from the same referrer
         return Decision(
             "correction",
             intake=intake,
@@ -103,20 +115,28 @@ def _thread(ctx: Context) -> Decision | None:
 
 
 def _about_someone_else(extraction: Extraction, intake: dict[str, Any]) -> bool:
-    """A form naming a different individual (surname and date of birth) is a new referral."""
+    """A form naming a different individual: another surname, or another real date of
+    birth (a date that was invalid and is now put right is a correction)."""
     old = intake.get("fields") or {}
     new = extraction.fields
-    keys = ("subject_surname", "subject_dob")
-    if not all(new.get(k, "").strip() and old.get(k, "").strip() for k in keys):
-        return False
-    return any(new[k].strip().casefold() != old[k].strip().casefold() for k in keys)
+    before, after = _name(old.get("subject_surname", "")), _name(new.get("subject_surname", ""))
+    if before and after and before != after:
+        return True
+    born_before = parse_date(old.get("subject_dob", ""))
+    born_after = parse_date(new.get("subject_dob", ""))
+    return bool(born_before and born_after and born_before != born_after)
+
+
+def _name(value: str) -> str:
+    """A comparable name: case, Unicode forms, curly apostrophes, hyphens and spaces."""
+    text = unicodedata.normalize("NFKC", value).casefold().replace("\u2019", "'")
+    return " ".join(text.replace("-", " ").split())
 
 
 def _referral(ctx: Context) -> Decision | None:
     email = ctx.email
     machine = machine_mail_reason(email, ctx.rules)
-    has_form = ctx.extraction.carries_form or ctx.raw.too_large
-    if has_form:
+    if ctx.extraction.carries_form:
         # A form is a referral whatever its headers say; machine mail is only never answered.
         return Decision(
             "intake",

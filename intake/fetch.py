@@ -9,7 +9,6 @@ it (style.md item 5). Log lines name the folder and UID, nothing from the mail.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import ssl
@@ -25,6 +24,7 @@ from imapclient import exceptions as imap_errors
 
 from .errors import LoginError, MailboxError, SettingsError
 from .models import RawMessage
+from .settings import is_loopback
 from .settings_types import MailboxSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Mailbox(Protocol):
     def uidvalidity(self, folder: str) -> int: ...
     def uids_after(self, folder: str, last_uid: int) -> list[int]: ...  # ascending
     def fetch(self, folder: str, uids: Sequence[int]) -> Iterator[RawMessage]: ...
-    def mark_processed(self, folder: str, uids: Sequence[int]) -> None: ...
+    def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None: ...
     def wait_for_mail(self, timeout: float) -> None: ...
 
 
@@ -60,15 +60,6 @@ def open_mailbox(settings: MailboxSettings, token_provider: TokenProvider | None
     if settings.kind == "imap":
         return ImapMailbox(settings, token_provider)
     raise SettingsError([f"[mailbox] kind: {settings.kind!r} is not imap or maildir"])
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def tls_context(ca_file: Path | str | None, verify: bool = True) -> ssl.SSLContext:
@@ -93,8 +84,11 @@ def _wrapped(what: str) -> Iterator[None]:
 
 
 def _describe(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
-    return text[:300]
+    """A short account of a failure; never the server's raw response, which may quote mail."""
+    if isinstance(err, imap_errors.ProtocolError):
+        return "the server's response could not be understood"
+    text = (str(err) or type(err).__name__).splitlines()[0]
+    return text[:160]
 
 
 class ImapMailbox:
@@ -261,8 +255,8 @@ class ImapMailbox:
 
     # -- marking -------------------------------------------------------------
 
-    def mark_processed(self, folder: str, uids: Sequence[int]) -> None:
-        """Add $PreventIntake where the server keeps it, then move to
+    def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None:
+        """Add $PreventIntake where the server keeps it, then (with `move`) move to
         processed_folder when one is set. Never touches \\Seen."""
         if not uids:
             return
@@ -272,7 +266,7 @@ class ImapMailbox:
             with _wrapped(f"{self.where}: cannot set {KEYWORD} in {folder}"):
                 self.client.add_flags(uids, [KEYWORD], silent=True)
         target = self.settings.processed_folder
-        if not target or target == folder:
+        if not move or not target or target == folder:
             return
         self._ensure_folder(target)
         with _wrapped(f"{self.where}: cannot move from {folder} to {target}"):

@@ -155,12 +155,12 @@ class MaildirMailbox:
                 too_large=too_large,
             )
 
-    def mark_processed(self, folder: str, uids: Sequence[int]) -> None:
+    def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None:
         if not uids:
             return
         box, state = self._sync(folder)
         target = self.settings.processed_folder
-        if not target or target == folder:
+        if not move or not target or target == folder:
             done = set(state.get("processed", [])) | set(uids)
             state["processed"] = sorted(done)
             self._save(folder, state)

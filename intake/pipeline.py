@@ -16,6 +16,7 @@ from .decide import Context, decide
 from .errors import StoreError
 from .extract import ParserPool
 from .models import Extraction, ParsedEmail, RawMessage
+from .outbox import queue
 from .parse import parse
 from .record import Recorded, record
 from .rules import Rules
@@ -40,12 +41,11 @@ class Pipeline:
     def process(self, batch: Sequence[RawMessage], now: datetime) -> Iterator[Recorded]:
         """Record each message of the batch in order, yielding as each commits."""
         parsed = [self._parse(raw) for raw in batch]
-        hashes = [hashlib.sha256(raw.data).hexdigest() for raw in batch]
+        hashes = [content_hash(raw, email) for raw, email in zip(batch, parsed, strict=True)]
         # Parse forms in parallel, except for second deliveries we will not read again.
         wanted = [
             i for i, (email, digest) in enumerate(zip(parsed, hashes, strict=True))
-            if not batch[i].too_large
-            and self.store.first_delivery(email.message_id, digest) is None
+            if not batch[i].too_large and not self._repeat(email, digest)
         ]
         extractions: dict[int, Extraction] = {}
         if wanted:
@@ -53,7 +53,15 @@ class Pipeline:
             extractions = dict(zip(wanted, results, strict=True))
         for i, raw in enumerate(batch):
             extraction = extractions.get(i, Extraction(source="none"))
+            if raw.too_large:  # only its header was downloaded: a person must look
+                extraction = Extraction(source="none", review_reason="too-large",
+                                        carries_form=True)
             yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
+
+    def _repeat(self, email: ParsedEmail, digest: str) -> bool:
+        """The very same message was recorded before: its form need not be read again."""
+        first = self.store.first_delivery(email.message_id, digest)
+        return first is not None and first["content_hash"] == digest
 
     def _parse(self, raw: RawMessage) -> ParsedEmail:
         return parse(raw.data, max_attachment_bytes=self.settings.mailbox.max_attachment_bytes)
@@ -96,5 +104,27 @@ class Pipeline:
             store.update("messages", message_row, {"intake_id": intake_id})
             store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
                         error=type(err).__name__)
+            try:  # every manual-review intake alerts the MASH, if the alert can be written
+                intake = store.intake_by_id(intake_id) or {}
+                queue(store, self.composer.alert(intake), kind="alert", intake_id=intake_id,
+                      now=now)
+            except Exception as alert_err:  # the failure may be the composer's own
+                log.error("%s alert could not be written: %s", reference,
+                          type(alert_err).__name__)
             store.set_folder_state(raw.folder, raw.uidvalidity, raw.uid)
         return Recorded(raw.uid, "intake", reference, "manual_review", "error")
+
+
+def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
+    """What makes two deliveries the same message: its text and its files, not the trace
+    headers or MIME boundaries a second delivery may change. A message cut to its
+    header is hashed whole, with its size."""
+    digest = hashlib.sha256()
+    if raw.too_large:
+        digest.update(raw.data + str(raw.size).encode())
+        return digest.hexdigest()
+    digest.update(" ".join(email.subject.split()).encode("utf-8", "replace"))
+    digest.update(" ".join(email.body_text.split()).encode("utf-8", "replace"))
+    for attachment in email.attachments:
+        digest.update(hashlib.sha256(attachment.data).digest())
+    return digest.hexdigest()

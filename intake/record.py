@@ -87,8 +87,6 @@ def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
 def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
                 mailbox_address: str, main_folder: str, now: datetime) -> Recorded:
     store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
-    if raw.too_large:
-        extraction = Extraction(source="none", review_reason="too-large", carries_form=True)
     verdict = _verdict(ctx, dict(extraction.fields), extraction, raw.received_at,
                        mailbox_address, [])
     reference = store.next_reference(raw.received_at.year)
@@ -155,8 +153,13 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
     sources = dict(intake.get("field_sources") or {})
     if readable:
         sources.update(new.where)
+    reply_to = intake.get("reply_to") or decision.reply_to
+    still_incomplete = verdict.status == "incomplete"
     store.update("intakes", intake_id, {
         **_verdict_columns(verdict),
+        "reply_to": reply_to,
+        # Reminders are timed from the latest message: a new message starts them afresh.
+        "reminders_sent": 0 if still_incomplete else intake.get("reminders_sent", 0),
         "fields": fields,
         "field_sources": sources,
         "recipients": recipients,
@@ -179,7 +182,9 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
         ack = composer.acknowledgement(updated, correction=True)
         queue(store, ack, kind="correction", intake_id=intake_id, now=now)
         queued.append("correction")
-    if priority == "urgent" and not was_urgent:
+    newly_for_review = (verdict.status == "manual_review"
+                        and intake.get("status") != "manual_review")
+    if (priority == "urgent" and not was_urgent) or newly_for_review:
         queue(store, composer.alert(updated), kind="alert", intake_id=intake_id, now=now)
         queued.append("alert")
     return Recorded(ctx.raw.uid, "correction", intake["reference"], verdict.status,

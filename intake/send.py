@@ -9,7 +9,6 @@ Log lines name no password and no message content.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import SendError, SettingsError
+from .settings import is_loopback
 from .settings_types import Settings, SmtpSettings
 
 log = logging.getLogger("intake.send")
@@ -59,15 +59,6 @@ def open_sender(settings: Settings, token_provider: TokenProvider | None = None)
             raise SettingsError(["[smtp] shadow_folder: needed when mode is shadow or outbox"])
         return FolderSender(smtp.shadow_folder)
     raise SettingsError([f"[smtp] mode: {smtp.mode!r} is not send, shadow or outbox"])
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # -- SMTP -------------------------------------------------------------------

@@ -284,6 +284,16 @@ class Store:
             )
         ]
 
+    def left_in_place(self, folder: str, uidvalidity: int, uids: Iterable[int]) -> set[int]:
+        """Recorded mail a person still has to answer (not a referral): keyword, never move."""
+        wanted = set(uids)
+        rows = self.query(
+            "SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? AND marked = 0 "
+            "AND outcome = 'ignored' AND reason = 'not-referral'",
+            (folder, uidvalidity),
+        )
+        return {row[0] for row in rows} & wanted
+
     def set_marked(self, folder: str, uidvalidity: int, uids: Iterable[int]) -> None:
         with self.transaction():
             self.conn.executemany(
@@ -292,17 +302,18 @@ class Store:
             )
 
     def first_delivery(self, message_id: str | None, content_hash: str) -> sqlite3.Row | None:
-        """The message row this one repeats (same Message-ID, or same bytes if it has none)."""
-        if message_id:
+        """The message row this one repeats: same Message-ID (the same bytes first), or the
+        same content when it has no usable Message-ID."""
+        if message_id and len(message_id.strip("<> ")) > 0:
             rows = self.query(
-                "SELECT * FROM messages WHERE message_id = ? AND outcome != 'duplicate' "
-                "ORDER BY id LIMIT 1",
-                (message_id,),
+                "SELECT id, content_hash FROM messages WHERE message_id = ? "
+                "AND outcome != 'duplicate' ORDER BY content_hash = ? DESC, id LIMIT 1",
+                (message_id, content_hash),
             )
         else:
             rows = self.query(
-                "SELECT * FROM messages WHERE content_hash = ? AND outcome != 'duplicate' "
-                "ORDER BY id LIMIT 1",
+                "SELECT id, content_hash FROM messages WHERE content_hash = ? "
+                "AND outcome != 'duplicate' ORDER BY id LIMIT 1",
                 (content_hash,),
             )
         return rows[0] if rows else None
@@ -375,7 +386,7 @@ class Store:
             f"SELECT intake_id FROM messages WHERE message_id IN ({marks}) "
             f"AND intake_id IS NOT NULL "
             f"UNION SELECT intake_id FROM outbox WHERE message_id IN ({marks}) "
-            f"AND intake_id IS NOT NULL LIMIT 1",
+            f"AND intake_id IS NOT NULL ORDER BY intake_id LIMIT 1",
             (*ids, *ids),
         )
         return self.intake_by_id(rows[0][0]) if rows else None

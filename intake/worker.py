@@ -206,7 +206,13 @@ class Worker:
         if not uids:
             return
         if not self.shadow:
-            self.mailbox.mark_processed(folder, uids)
+            self.in_message = True  # a SIGTERM now waits until the marks are made
+            try:
+                leave = self.store.left_in_place(folder, uidvalidity, uids)
+                self.mailbox.mark_processed(folder, [u for u in uids if u not in leave])
+                self.mailbox.mark_processed(folder, sorted(leave), move=False)
+            finally:
+                self.in_message = False
         self.store.set_marked(folder, uidvalidity, uids)
 
     # -- acting from the store ---------------------------------------------
@@ -225,6 +231,7 @@ class Worker:
             log.info("digest for %s queued", day.isoformat())
 
     def deliver(self) -> None:
+        self.in_message = True  # a SIGTERM lets the message in hand be sent and recorded
         try:
             if self._sender is None:
                 self._sender = open_sender(self.settings, self.token_provider)
@@ -235,6 +242,10 @@ class Worker:
         except OperationError as err:  # SMTP down, or its sign-in token refused
             log.warning("smtp: %s; messages wait in the outbox", err)
             self._close_sender()
+        finally:
+            self.in_message = False
+        if self.stopping:
+            raise Stop()
 
     def _close_sender(self) -> None:
         if self._sender is not None:

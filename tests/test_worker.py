@@ -91,11 +91,23 @@ def test_mail_is_marked_but_never_seen(config, dovecot):
 
 
 def test_same_message_id_twice_is_one_intake_one_reply(config, dovecot, smtp_server):
-    dovecot.append(complete_referral(1))
-    dovecot.append(complete_referral(1))
+    referral = complete_referral(1)
+    dovecot.append(referral)
+    # The second delivery carries its own trace header, as a second path would add.
+    dovecot.append(b"Received: from relay2.example.net; Mon, 2 Mar 2026 09:31:00 +0000\r\n"
+                   + referral)
     assert intake(config, "run", "--once").returncode == 0
     assert len(exported(config)) == 1
     assert len(acknowledgements(smtp_server)) == 1
+
+
+def test_a_reused_message_id_on_a_different_form_is_not_discarded(config, dovecot):
+    dovecot.append(complete_referral(1))
+    other = {**SAMPLE_VALUES, "subject_forenames": "Adam", "subject_surname": "Smith"}
+    dovecot.append(referral_email([make_form("docx", other)],
+                                  message_id="<referral-1@school.example.org>"))
+    assert intake(config, "run", "--once").returncode == 0
+    assert len(exported(config)) == 2
 
 
 def test_uidvalidity_change_records_nothing_again(config, dovecot, smtp_server):
@@ -203,3 +215,19 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("timed out waiting")
+
+
+def test_processed_folder_takes_referrals_and_leaves_questions_for_people(tmp_path, dovecot,
+                                                                           smtp_server):
+    config = write_settings(tmp_path, dovecot, smtp_server,
+                            mailbox_extra='processed_folder = "Processed"')
+    dovecot.append(complete_referral(1))
+    dovecot.append(raw_email("Message-ID: <question@school.example.org>\r\n",
+                             "When is the next WRAP training?"))
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    (moved,) = dovecot.messages("Processed")
+    assert b"<referral-1@school.example.org>" in moved.data
+    (question,) = dovecot.messages("INBOX")
+    assert b"WRAP training" in question.data
+    assert "$PreventIntake" in question.flags and "\\Seen" not in question.flags

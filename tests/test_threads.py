@@ -1,0 +1,173 @@
+"""Corrections, notes and bounces in a referral's thread, through the real pipeline.
+
+A maildir and the outbox sender stand in for the servers (test_worker.py
+covers those); what is checked is what the MASH sees and who gets a reply.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from forms import SAMPLE_VALUES, make_form
+from mail import raw_email, referral_email
+
+from intake.cli import main
+
+SETTINGS = """
+[mailbox]
+kind = "maildir"
+path = "mailbox"
+address = "prevent@lewisham.gov.uk"
+[smtp]
+mode = "outbox"
+from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
+shadow_folder = "outgoing"
+[store]
+path = "intake.sqlite3"
+[triage]
+alert_to = ["mashagency@lewisham.gov.uk"]
+[digest]
+to = ["prevent.manager@lewisham.gov.uk"]
+[parser]
+workers = 1
+"""
+
+ORIGINAL_ID = "<original@school.example.org>"
+
+
+class Service:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.config = directory / "settings.toml"
+        self.config.write_text(SETTINGS, encoding="utf-8")
+        self.box = mailbox.Maildir(directory / "mailbox", create=True)
+
+    def deliver(self, *messages: bytes) -> None:
+        for message in messages:
+            self.box.add(mailbox.MaildirMessage(message))
+
+    def run(self, capsys) -> str:
+        assert main(["--config", str(self.config), "run", "--once"]) == 0
+        return capsys.readouterr().err
+
+    def intakes(self, capsys) -> list[dict]:
+        assert main(["--config", str(self.config), "export", "--format", "jsonl"]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    def sent(self) -> list:
+        return [message_from_bytes(p.read_bytes(), policy=policy.default)
+                for p in sorted((self.directory / "outgoing").glob("*.eml"))]
+
+
+@pytest.fixture
+def service(tmp_path) -> Service:
+    return Service(tmp_path)
+
+
+def original(values: dict[str, str] | None = None, **kwargs) -> bytes:
+    values = values if values is not None else {**SAMPLE_VALUES, "referrer_phone": ""}
+    return referral_email([make_form("docx", values)], message_id=ORIGINAL_ID, **kwargs)
+
+
+def reply(values: dict[str, str] | None, *, sender: str = "jo.teacher@school.example.org",
+          message_id: str = "<reply-1@school.example.org>", headers: dict | None = None) -> bytes:
+    attachments = [make_form("docx", values)] if values is not None else []
+    return referral_email(attachments, sender=sender, subject="RE: Prevent referral",
+                          message_id=message_id,
+                          headers={"In-Reply-To": ORIGINAL_ID, "References": ORIGINAL_ID,
+                                   **(headers or {})})
+
+
+def test_correction_from_the_referrer_completes_the_intake(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    (first,) = service.intakes(capsys)
+    assert first["missing"] == ["referrer_phone"]
+
+    service.deliver(reply(SAMPLE_VALUES))
+    log = service.run(capsys)
+    (corrected,) = service.intakes(capsys)
+    assert corrected["reference"] == first["reference"]
+    assert corrected["status"] == "complete"
+    assert f"{first['reference']} correction complete" in log
+    updates = [m for m in service.sent() if "updated" in str(m["Subject"])]
+    assert [str(m["To"]) for m in updates] == ["jo.teacher@school.example.org"]
+
+
+def test_a_form_about_another_child_in_the_thread_is_a_new_referral(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    other = {**SAMPLE_VALUES, "subject_forenames": "Adam", "subject_surname": "Smith",
+             "subject_dob": ""}
+    service.deliver(reply(other))
+    service.run(capsys)
+    intakes = service.intakes(capsys)
+    assert len(intakes) == 2
+    assert {row["fields"]["subject_surname"] for row in intakes} == {"O'Connor", "Smith"}
+
+
+def test_a_corrected_date_of_birth_is_the_same_child(service, capsys):
+    service.deliver(original({**SAMPLE_VALUES, "subject_dob": "31/02/2011"}))
+    service.run(capsys)
+    service.deliver(reply(SAMPLE_VALUES))
+    service.run(capsys)
+    (only,) = service.intakes(capsys)
+    assert only["status"] == "complete"
+    assert only["fields"]["subject_dob"] == SAMPLE_VALUES["subject_dob"]
+
+
+def test_a_form_after_the_intake_was_closed_opens_a_new_one(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    (first,) = service.intakes(capsys)
+    assert main(["--config", str(service.config), "close", first["reference"],
+                 "--reason", "passed to Channel panel"]) == 0
+    service.deliver(reply(SAMPLE_VALUES))
+    service.run(capsys)
+    intakes = service.intakes(capsys)
+    assert len(intakes) == 2
+    closed = next(row for row in intakes if row["reference"] == first["reference"])
+    assert closed["status"] == "incomplete"  # untouched
+
+
+def test_a_reply_from_the_police_is_a_note_and_gets_no_reply(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    replies_before = len(service.sent())
+    service.deliver(reply(None, sender="DC Smith <dc.smith@met.pnn.police.uk>"))
+    log = service.run(capsys)
+    assert "note" in log
+    assert len(service.intakes(capsys)) == 1
+    assert len(service.sent()) == replies_before
+
+
+def test_a_vacation_reply_to_our_acknowledgement_is_not_a_bounce(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    (ack,) = [m for m in service.sent() if "received" in str(m["Subject"])]
+    service.deliver(raw_email(
+        f"Auto-Submitted: auto-replied\r\nIn-Reply-To: {ack['Message-ID']}\r\n"
+        "Return-Path: <>\r\nMessage-ID: <vacation@school.example.org>\r\n",
+        "I am away until Monday.",
+        head="From: jo.teacher@school.example.org\r\nTo: prevent@lewisham.gov.uk\r\n"
+             "Subject: Automatic reply: [PRV] Prevent referral received\r\n"))
+    service.run(capsys)
+    (row,) = service.intakes(capsys)
+    assert row["bounced"] in (0, False)
+
+
+def test_correction_of_machine_forwarded_referral_is_answered_once(service, capsys):
+    service.deliver(original(headers={"Auto-Submitted": "auto-forwarded"}))
+    service.run(capsys)
+    assert service.sent() == [] or all("received" not in str(m["Subject"])
+                                       for m in service.sent())
+    service.deliver(reply(SAMPLE_VALUES))
+    service.run(capsys)
+    (row,) = service.intakes(capsys)
+    assert row["status"] == "complete"
+    updates = [m for m in service.sent() if "updated" in str(m["Subject"])]
+    assert [str(m["To"]) for m in updates] == ["jo.teacher@school.example.org"]
