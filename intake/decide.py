@@ -74,6 +74,12 @@ def _bounce(ctx: Context) -> Decision | None:
     intake = ctx.store.intake_for_message_ids(originals) if originals else None
     if intake is None:
         return None
+    marks = ",".join("?" * len(originals))
+    kinds = {row[0] for row in ctx.store.query(
+        f"SELECT kind FROM outbox WHERE message_id IN ({marks})", originals)}
+    if kinds & {"alert", "digest"}:
+        # Our alert to the MASH came back: the referrer is fine, the MASH must be told.
+        return Decision("note", reason="alert-bounced", intake=intake, machine_reason=machine)
     return Decision("bounce", reason=machine, intake=intake, machine_reason=machine)
 
 

@@ -189,9 +189,8 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
     For the worker (`by="worker"`) a day already queued is left alone: None.
     """
     with store.transaction():
-        if by == "worker" and store.query("SELECT 1 FROM digests WHERE day = ?",
-                                          (day.isoformat(),)):
-            return None
+        if by == "worker" and day.isoformat() in _worker_days(store, day):
+            return None  # a day sent by hand is still the worker's to send, once
         digest = digest_for_day(store, settings, day, now=now)
         message = composer.message(kind="digest", to=list(settings.digest.to),
                                    subject=subject(day), template=TEMPLATE,
@@ -208,20 +207,29 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
     return outbox_id
 
 
+def _worker_days(store: Store, until: date) -> set[str]:
+    """Days, up to `until`, whose digest the worker has queued."""
+    rows = store.query(
+        "SELECT json_extract(detail, '$.day') FROM audit WHERE event = 'digested' "
+        "AND json_extract(detail, '$.by') = 'worker' AND json_extract(detail, '$.day') <= ?",
+        (until.isoformat(),),
+    )
+    return {row[0] for row in rows}
+
+
 def due_days(store: Store, settings: Settings, *, now: datetime) -> list[date]:
     """Days whose digest is due and not yet queued, oldest first.
 
     The day before's is due from [digest] at, local time. After a break, every day since
-    the last one the worker queued is due too (a day `intake digest` sent by hand counts as
-    sent, but does not move where catching up starts). A first run owes only the day
+    the last one the worker queued is due too (a day `intake digest` sent by hand does not
+    count: the worker still sends its own, once). A first run owes only the day
     before's, from [digest] at.
     """
     zone = ZoneInfo(settings.digest.timezone)
     local_now = now.astimezone(zone)
     at = time.fromisoformat(settings.digest.at)
     last_due = local_now.date() - timedelta(days=1 if local_now.time() >= at else 2)
-    done = {row[0] for row in store.query("SELECT day FROM digests WHERE day <= ?",
-                                          (last_due.isoformat(),))}
+    done = _worker_days(store, last_due)
     (anchor,) = store.query(
         "SELECT MAX(json_extract(detail, '$.day')) FROM audit WHERE event = 'digested' "
         "AND json_extract(detail, '$.by') = 'worker' AND json_extract(detail, '$.day') <= ?",

@@ -124,7 +124,9 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 else:
                     _retry(store, row, err, now, server_down=False)
                     report.retrying.append(outbox_id)
-                    log.warning("%s not sent: %s; retrying later", label, err)
+                    # The server's text may quote the address: log its code only.
+                    log.warning("%s not sent: %s; retrying later", label,
+                                _code(err) or "temporary failure")
                 continue
             crashpoint("sent")
             _sent(store, row, now)

@@ -273,6 +273,9 @@ def _log_recorded(folder: str, result: Recorded) -> None:
         parts.append(f"({result.reason})")
     if result.queued:
         parts.append("queued " + ",".join(result.queued))
+    if result.reason == "alert-bounced":
+        log.error("%s %s: our alert to the MASH was returned undelivered; check [triage] "
+                  "alert_to", folder, result.reference)
     log.info("%s %s", folder, " ".join(parts))
 
 

@@ -152,7 +152,7 @@ def test_incomplete_acknowledgement_names_each_missing_label_and_absent_address(
         assert "Please give the individual&#39;s date of birth." in body or \
             "Please give the individual's date of birth." in body
         assert "Known Address(es)" in body
-        assert "forward your referral email" in body
+        assert "these addresses in Cc" in " ".join(body.split())
         assert "mashagency@lewisham.gov.uk" in body
         assert "preventreferrals@met.pnn.police.uk" in body
         assert "0800 789 321" in body

@@ -171,3 +171,19 @@ def test_correction_of_machine_forwarded_referral_is_answered_once(service, caps
     assert row["status"] == "complete"
     updates = [m for m in service.sent() if "updated" in str(m["Subject"])]
     assert [str(m["To"]) for m in updates] == ["jo.teacher@school.example.org"]
+
+
+def test_a_bounced_alert_is_reported_and_the_referrer_is_not_marked_unreachable(service,
+                                                                               capsys):
+    from mail import bounce_email
+
+    urgent = {**SAMPLE_VALUES, "concerns": "He has bought knives and plans an attack."}
+    service.deliver(original(urgent))
+    service.run(capsys)
+    (alert,) = [p for p in (service.directory / "outgoing").glob("*.eml")
+                if b"mashagency@lewisham.gov.uk" in p.read_bytes().split(b"\r\n\r\n")[0]]
+    service.deliver(bounce_email(alert.read_bytes()))
+    log = service.run(capsys)
+    assert "our alert to the MASH was returned undelivered" in log
+    (row,) = service.intakes(capsys)
+    assert row["bounced"] in (0, False)
