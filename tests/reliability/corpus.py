@@ -116,9 +116,9 @@ def _light() -> list[tuple[str, Callable[[int], bytes], str]]:
     form_b64 = base64.encodebytes(docx[2]).decode()
     return [
         ("nested-multipart-100-deep-with-form", lambda n: nested(
-            100, n, _part("referral.docx", DOCX, docx[2])), "intake"),
+            100, n, _part("referral.docx", DOCX, docx[2])), "review:damaged"),
         ("nested-multipart-100-deep-no-form", lambda n: nested(
-            100, n, b"Content-Type: text/plain\r\n\r\nhello"), "intake"),
+            100, n, b"Content-Type: text/plain\r\n\r\nhello"), "review:damaged"),
         ("multipart-without-boundary", lambda n: _mime(
             n, "MIME-Version: 1.0\r\nContent-Type: multipart/mixed\r\n",
             "--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n"), "intake"),
@@ -204,7 +204,7 @@ def _light() -> list[tuple[str, Callable[[int], bytes], str]]:
             [], subject="Fwd: Prevent referral", message_id=f"<corpus-{n}@school.example.org>",
             forwarded=[referral_email([docx], message_id=f"<inner-{n}@x.example>")]),
          "complete"),
-        ("forwarded-30-deep", lambda n: _forwarded_deep(n, 30), "intake"),
+        ("forwarded-30-deep", lambda n: _forwarded_deep(n, 30), "review:damaged"),
         ("empty-message", lambda n: b"\r\n", "ignored"),
         ("headers-only-no-body", lambda n: (FROM + "Subject: hello\r\n").encode(), "ignored"),
         ("nul-bytes-in-headers", lambda n: raw_email(
