@@ -87,7 +87,10 @@ def is_own_mail(
 
 
 def says_referral(email: ParsedEmail, rules: Rules) -> bool:
-    """The subject or body says this is a referral (phrases from rules/, whole words)."""
+    """The subject or body says this is a referral (phrases from rules/, whole words),
+    and the subject does not say it is about training, an event or a newsletter."""
+    if matching_phrases([email.subject], rules.not_referral_subject_phrases):
+        return False
     return bool(
         matching_phrases([email.subject], rules.referral_subject_phrases)
         or matching_phrases([email.body_text], rules.referral_body_phrases)

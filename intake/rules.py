@@ -57,6 +57,7 @@ class Rules:
     urgency_in_body: bool
     referral_subject_phrases: tuple[str, ...]
     referral_body_phrases: tuple[str, ...]
+    not_referral_subject_phrases: tuple[str, ...]
     form_types: dict[str, str]  # extension -> pdf | docx
     review_types: dict[str, str]  # extension -> review reason
     content_types: dict[str, str]  # content type -> pdf | docx | review reason
@@ -154,6 +155,9 @@ def load_rules(directory: Path | None = None) -> Rules:
         urgency_in_body=bool(urgency.get("email_body", True)),
         referral_subject_phrases=tuple(p.lower() for p in referral.get("subject_phrases", [])),
         referral_body_phrases=tuple(p.lower() for p in referral.get("body_phrases", [])),
+        not_referral_subject_phrases=tuple(
+            p.lower() for p in referral.get("not_referral_subject_phrases", [])
+        ),
         form_types=dict(referral.get("form_types", {})),
         review_types=dict(referral.get("review_types", {})),
         content_types=dict(referral.get("content_types", {})),

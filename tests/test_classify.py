@@ -105,6 +105,9 @@ def test_is_own_mail(headers, sender, own):
         ("Prevent training booking", "Can I book a place on the Prevent course?", False),
         ("Newsletter", "Our preventreferral portal is live", False),
         ("Prevent referrals policy", "", False),  # whole words: "referrals" is not "referral"
+        ("Booking: Prevent referral training", "", False),
+        ("Prevent referral: invitation to the Channel panel", "", False),
+        ("Training question", "Should I make a Prevent referral for this pupil?", False),
     ],
 )
 def test_says_referral(subject, body, expected):
