@@ -81,7 +81,7 @@ def run_demo(directory: Path) -> int:
     main([*config, "triage", "--status", "complete"])
     sys.stdout.flush()
     print(f"\n== Outgoing mail written to {directory}/outgoing ==")
-    for path in sorted((directory / "outgoing").glob("*.eml")):
+    for path in sorted((directory / "outgoing").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         print(f"{path.name}\n    To: {message['To']}\n    Subject: {message['Subject']}")
     today = datetime.now(UTC).date().isoformat()
