@@ -16,25 +16,9 @@ from forms import SAMPLE_VALUES, make_form
 from mail import raw_email, referral_email
 
 from intake.cli import main
+from intake.demo import DEMO_SETTINGS
 
-SETTINGS = """
-[mailbox]
-kind = "maildir"
-path = "mailbox"
-address = "prevent@lewisham.gov.uk"
-[smtp]
-mode = "outbox"
-from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
-shadow_folder = "outgoing"
-[store]
-path = "intake.sqlite3"
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-[parser]
-workers = 1
-"""
+SETTINGS = DEMO_SETTINGS + "\n[parser]\nworkers = 1\n"  # the demo's maildir and outbox
 
 ORIGINAL_ID = "<original@school.example.org>"
 
