@@ -51,14 +51,16 @@ class TokenProvider(Protocol):
     def invalidate(self) -> None: ...
 
 
-def open_mailbox(settings: MailboxSettings, token_provider: TokenProvider | None = None) -> Mailbox:
-    """The mailbox source the settings name (not yet connected)."""
+def open_mailbox(settings: MailboxSettings, token_provider: TokenProvider | None = None,
+                 *, readonly: bool = False) -> Mailbox:
+    """The mailbox source the settings name (not yet connected). `readonly`: folders
+    are opened with EXAMINE, so not even \\Recent changes (shadow mode)."""
     if settings.kind == "maildir":
         from .fetch_maildir import MaildirMailbox
 
         return MaildirMailbox(settings)
     if settings.kind == "imap":
-        return ImapMailbox(settings, token_provider)
+        return ImapMailbox(settings, token_provider, readonly=readonly)
     raise SettingsError([f"[mailbox] kind: {settings.kind!r} is not imap or maildir"])
 
 
@@ -95,10 +97,12 @@ class ImapMailbox:
     """The shared mailbox over IMAP. Not thread-safe: one worker, one connection."""
 
     def __init__(
-        self, settings: MailboxSettings, token_provider: TokenProvider | None = None
+        self, settings: MailboxSettings, token_provider: TokenProvider | None = None,
+        *, readonly: bool = False,
     ) -> None:
         self.settings = settings
         self.token_provider = token_provider
+        self.readonly = readonly
         self._client: IMAPClient | None = None
         self._selected: str | None = None
         self._uidvalidity = 0
@@ -192,7 +196,7 @@ class ImapMailbox:
         if self._selected == folder:
             return
         with _wrapped(f"{self.where}: cannot open folder {folder}"):
-            info = self.client.select_folder(folder, readonly=False)
+            info = self.client.select_folder(folder, readonly=self.readonly)
         self._selected = folder
         self._uidvalidity = int(info[b"UIDVALIDITY"])
         self._permanent_flags = tuple(info.get(b"PERMANENTFLAGS", ()))

@@ -72,10 +72,11 @@ class Worker:
                                timeout=settings.parse_timeout_seconds,
                                memory_mb=settings.parse_memory_mb)
         self.pipeline = Pipeline(settings, self.store, self.rules, self.pool, self.composer)
-        self.mailbox: Mailbox = open_mailbox(settings.mailbox, token_provider)
+        self.shadow = settings.smtp.mode != "send"
+        self.mailbox: Mailbox = open_mailbox(settings.mailbox, token_provider,
+                                             readonly=self.shadow)
         self.token_provider = token_provider
         self._sender: Sender | None = None
-        self.shadow = settings.smtp.mode != "send"
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)

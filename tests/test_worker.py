@@ -90,6 +90,26 @@ def test_mail_is_marked_but_never_seen(config, dovecot):
     assert "\\Seen" not in stored.flags
 
 
+def test_shadow_mode_changes_nothing_on_the_mail_server(tmp_path, dovecot, smtp_server):
+    """`[smtp] mode = "shadow"`: intakes recorded and replies written to a folder, while
+    the mailbox is left as it was: no keyword, no move, even \\Recent untouched."""
+    config = write_settings(tmp_path, dovecot, smtp_server, smtp_extra='mode = "shadow"',
+                            mailbox_extra='processed_folder = "Processed"')
+    dovecot.create_folder("Processed")
+    dovecot.append(complete_referral(1))
+    dovecot.append(incomplete_referral(2))
+    before = dovecot.messages()
+
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert {row["status"] for row in exported(config)} == {"complete", "incomplete"}
+    assert len(list((tmp_path / "outgoing").glob("*.eml"))) >= 2
+    assert smtp_server.received == []
+    assert dovecot.messages() == before and dovecot.messages("Processed") == []
+    with dovecot.session() as client:
+        assert client.folder_status("INBOX", [b"RECENT"])[b"RECENT"] == 2
+
+
 def test_same_message_id_twice_is_one_intake_one_reply(config, dovecot, smtp_server):
     referral = complete_referral(1)
     dovecot.append(referral)
