@@ -182,14 +182,14 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _triage(settings: Settings, args: argparse.Namespace) -> int:
-    from .triage import render_triage, triage_rows
+    from .triage import render_triage, triage_rows, undelivered
 
     store = _open_store(settings)
     try:
         now = utcnow()
         rows = triage_rows(store, settings, status=args.status, priority=args.priority,
                            since=args.since, until=args.until, now=now)
-        print(render_triage(rows, now=now))
+        print(render_triage(rows, now=now, refused=undelivered(store, now)))
     finally:
         store.close()
     return EXIT_OK

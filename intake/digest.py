@@ -28,7 +28,15 @@ from .paths import project_dir
 from .send import open_sender
 from .settings_types import Settings
 from .store import Store, decode_row
-from .triage import OPEN_STATUSES, days_open, gaps, notes
+from .triage import (
+    OPEN_STATUSES,
+    UNDELIVERED_DAYS,
+    days_open,
+    gaps,
+    held_kinds,
+    notes,
+    undelivered,
+)
 
 log = logging.getLogger("intake")
 
@@ -67,6 +75,7 @@ class Digest:
     counts: dict[str, int]  # LABELS -> number, in that order
     open: tuple[OpenItem, ...]
     made_at: datetime
+    undelivered: tuple[str, ...] = ()  # messages the mail server refused lately
 
 
 # -- making it ---------------------------------------------------------------
@@ -95,8 +104,10 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
         "ORDER BY priority = 'urgent' DESC, received_at, id", OPEN_STATUSES,
     )
     items = []
+    held = held_kinds(store)
     for row in rows:
         intake = decode_row(row)
+        intake["held_kinds"] = held.get(intake["id"], set())
         flags = notes(intake, settings.reminders.max)
         if intake.get("priority") == "urgent":
             flags.insert(0, "urgent")
@@ -108,7 +119,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reminders_sent=int(intake.get("reminders_sent") or 0),
             note="; ".join(flags),
         ))
-    return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now)
+    return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now,
+                  undelivered=tuple(undelivered(store, now)))
 
 
 # -- rendering ---------------------------------------------------------------
@@ -146,6 +158,8 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         "open_table": [line(headers), line(tuple("-" * w for w in widths))]
         + [line(row) for row in rows],
         "subject": subject(digest.day),
+        "undelivered": list(digest.undelivered),
+        "undelivered_days": UNDELIVERED_DAYS,
     }
 
 

@@ -41,9 +41,12 @@ class LoginError(MailboxError):
 class SendError(OperationError):
     """An outgoing message could not be handed to the SMTP server."""
 
-    def __init__(self, message: str, permanent: bool = False):
+    def __init__(self, message: str, permanent: bool = False,
+                 refused: dict[str, tuple[int, str]] | None = None):
         super().__init__(message)
         self.permanent = permanent
+        # Every recipient refused at RCPT: address -> (code, the server's text).
+        self.refused = dict(refused or {})
 
 
 class StoreError(OperationError):

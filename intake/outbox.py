@@ -22,7 +22,7 @@ from typing import Any
 from .clock import iso, parse_iso
 from .crashpoints import crashpoint
 from .errors import SendError
-from .send import Sender, ServerDown
+from .send import Refused, Sender, ServerDown
 from .settings_types import Settings
 from .store import Store
 
@@ -109,7 +109,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             raw = store.query("SELECT raw FROM outbox WHERE id = ?", (outbox_id,))[0][0]
             connected = True
             try:
-                sender.send(bytes(raw), mail_from, recipients)
+                refused = sender.send(bytes(raw), mail_from, recipients) or {}
             except ServerDown as err:
                 _retry(store, row, err, now, server_down=True)
                 report.retrying.append(outbox_id)
@@ -117,6 +117,15 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 log.warning("%s not sent: %s; the outbox waits", label, err)
                 break
             except SendError as err:
+                permanent = _permanently_refused(err.refused)
+                if permanent and not err.permanent:
+                    # Some refused for good, the rest for now: hold those, retry these.
+                    remaining = [a for a in recipients if a not in permanent]
+                    with store.transaction():
+                        report.held.append(_split_off(store, row, err.refused, permanent, now,
+                                                      keep=remaining))
+                    log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
+                                _code(err) or "refused")
                 if err.permanent:
                     _hold(store, row, err, now)
                     report.held.append(outbox_id)
@@ -129,11 +138,20 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                                 _code(err) or "temporary failure")
                 continue
             crashpoint("sent")
-            _sent(store, row, now)
+            taken = [a for a in recipients if a not in refused]
+            later = _sent(store, row, now, taken, refused)
             report.sent.append(outbox_id)
-            for address in recipients:
+            for address in taken:
                 recent.setdefault(address, []).append(now)
             log.info("%s sent", label)
+            if refused:
+                report.held += later["held"]
+                report.retrying += later["retrying"]
+                # The server's text may quote the address: log codes only.
+                log.warning("%s: %d of %d recipients refused (%s): held %d, retrying %d",
+                            label, len(refused), len(recipients),
+                            ", ".join(sorted({str(c) for c, _ in refused.values()})),
+                            len(later["held"]), len(later["retrying"]))
     finally:
         if connected:
             sender.close()
@@ -143,12 +161,59 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
 # -- outcomes, each committed on its own ----------------------------------------
 
 
-def _sent(store: Store, row: Any, now: datetime) -> None:
+def _sent(store: Store, row: Any, now: datetime, taken: list[str], refused: Refused
+          ) -> dict[str, list[int]]:
+    """Mark the row sent; the recipients who refused it get copies, in the same commit."""
+    values: dict[str, Any] = {"status": "sent", "sent_at": now,
+                              "attempts": row["attempts"] + 1, "last_error": None}
+    later: dict[str, list[int]] = {"held": [], "retrying": []}
     with store.transaction():
-        store.update("outbox", row["id"], {"status": "sent", "sent_at": now,
-                                           "attempts": row["attempts"] + 1, "last_error": None})
+        if refused:  # the row records who got it
+            values["recipients"] = taken
+            permanent = _permanently_refused(refused)
+            temporary = [address for address in refused if address not in permanent]
+            for addresses, outcome in ((permanent, "held"), (temporary, "retrying")):
+                if addresses:
+                    later[outcome].append(_split_off(store, row, refused, addresses, now))
+        store.update("outbox", row["id"], values)
         store.audit("sent", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"])
+                    kind=row["kind"], **({"refused": len(refused)} if refused else {}))
+    return later
+
+
+# A message some recipients refused is split: the row keeps those who took it,
+# and each refusal becomes a row of its own, held (5xx) or retrying (4xx).
+
+
+def _permanently_refused(refused: Refused) -> list[str]:
+    return [address for address, (code, _) in refused.items() if code >= 500]
+
+
+def _split_off(store: Store, row: Any, refused: Refused, addresses: list[str], now: datetime,
+               *, keep: list[str] | None = None) -> int:
+    """A copy of the row for `addresses`, inside the caller's transaction: held when
+    all refused for good, else due again after a backoff. `keep`: what the row itself
+    is left addressed to."""
+    held = all(refused[a][0] >= 500 for a in addresses)
+    detail = "; ".join(f"{refused[a][0]} {refused[a][1]}" for a in addresses)
+    err = SendError(f"recipient refused: {detail}", permanent=held)
+    raw, message_id = store.conn.execute(
+        "SELECT raw, message_id FROM outbox WHERE id = ?", (row["id"],)).fetchone()
+    copy_id = store.insert("outbox", {
+        "intake_id": row["intake_id"], "kind": row["kind"], "recipients": addresses,
+        "message_id": message_id, "raw": raw,
+        "status": "held" if held else "pending", "attempts": 1,
+        "next_attempt_at": now if held else now + backoff(1),
+        "created_at": now, "last_error": str(err)[:500],
+    })
+    if keep is not None:
+        store.update("outbox", row["id"], {"recipients": keep})
+    store.audit("split", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                copy_id=copy_id, kind=row["kind"], recipients=len(addresses),
+                code=_code(err))
+    if held:
+        _held_effects(store, row, copy_id, err, now)
+    return copy_id
 
 
 def backoff(attempts: int) -> timedelta:
@@ -185,13 +250,18 @@ def _hold(store: Store, row: Any, err: SendError, now: datetime) -> None:
     with store.transaction():
         store.update("outbox", row["id"], {"status": "held", "attempts": row["attempts"] + 1,
                                            "last_error": str(err)[:500]})
-        store.audit("held", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"], code=_code(err))
-        if row["intake_id"] is not None and row["kind"] in REPLY_KINDS:
-            # The referrer's address was refused: as a bounce, it stops the reminders.
-            store.update("intakes", row["intake_id"], {"bounced": 1, "updated_at": now})
-            store.audit("bounced", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                        reason="refused-at-send")
+        _held_effects(store, row, row["id"], err, now)
+
+
+def _held_effects(store: Store, row: Any, outbox_id: int, err: SendError,
+                  now: datetime) -> None:
+    store.audit("held", intake_id=row["intake_id"], at=now, outbox_id=outbox_id,
+                kind=row["kind"], code=_code(err))
+    if row["intake_id"] is not None and row["kind"] in REPLY_KINDS:
+        # The referrer's address was refused: as a bounce, it stops the reminders.
+        store.update("intakes", row["intake_id"], {"bounced": 1, "updated_at": now})
+        store.audit("bounced", intake_id=row["intake_id"], at=now, outbox_id=outbox_id,
+                    reason="refused-at-send")
 
 
 def _defer(store: Store, row: Any, until: datetime, now: datetime) -> None:

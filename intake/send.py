@@ -1,9 +1,11 @@
 """Hand finished messages to the SMTP server, or to a folder in shadow mode.
 
 A Sender knows nothing of the outbox: it takes raw bytes and an envelope and
-either succeeds or raises SendError (permanent=True when the server refused
-the message or a recipient for good). ServerDown, a SendError, says the
-server could not be used at all: the caller stops its round and retries later.
+either hands the message over, returning the recipients the server refused
+while it took the others (Refused, empty when all were taken), or raises
+SendError (permanent=True when the server refused the message or every
+recipient for good). ServerDown, a SendError, says the server could not be
+used at all: the caller stops its round and retries later.
 Log lines name no password and no message content.
 """
 
@@ -32,8 +34,12 @@ log = logging.getLogger("intake.send")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@+=-]+")
 
 
+# A refused recipient: address -> (SMTP code, the server's text).
+Refused = dict[str, tuple[int, str]]
+
+
 class Sender(Protocol):
-    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None: ...
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> Refused | None: ...
     def close(self) -> None: ...
 
 
@@ -135,7 +141,7 @@ class SmtpSender:
         elif s.username:
             conn.login(s.username, s.password.reveal() if s.password else "")
 
-    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> Refused:
         # A reused connection may have been closed by the server while idle: when it
         # fails before the message data went out, reconnect and try once more.
         for attempt in (1, 2):
@@ -143,17 +149,17 @@ class SmtpSender:
             self.connect()
             assert self._conn is not None
             try:
-                self._transaction(self._conn, raw, mail_from, recipients)
-                return
+                return self._transaction(self._conn, raw, mail_from, recipients)
             except _Dropped as dropped:
                 self._drop()
                 if dropped.before_data and reused and attempt == 1:
                     log.debug("smtp: connection lost before the data (%s); reconnecting", dropped)
                     continue
                 raise ServerDown(str(dropped)) from dropped.__cause__
+        raise AssertionError("unreachable")
 
     def _transaction(self, conn: smtplib.SMTP, raw: bytes, mail_from: str,
-                     recipients: list[str]) -> None:
+                     recipients: list[str]) -> Refused:
         before_data = True
         try:
             code, reply = conn.mail(mail_from)
@@ -162,18 +168,19 @@ class SmtpSender:
             if code >= 400:
                 _reset(conn)
                 raise ServerDown(f"sender refused: {code} {_text(reply)}")
-            refused = []
+            refused: Refused = {}
             for rcpt in recipients:
                 code, reply = conn.rcpt(rcpt)
                 if code == 421:
                     raise _Dropped(f"server closing: {code} {_text(reply)}", True)
                 if code >= 400:
-                    refused.append((code, _text(reply)))
-            if refused:
+                    refused[rcpt] = (code, _text(reply))
+            if len(refused) == len(recipients):  # nobody to send to
                 _reset(conn)
-                permanent = any(code >= 500 for code, _ in refused)
-                detail = "; ".join(f"{code} {reply}" for code, reply in refused)
-                raise SendError(f"recipient refused: {detail}", permanent=permanent)
+                permanent = all(code >= 500 for code, _ in refused.values())
+                detail = "; ".join(f"{code} {reply}" for code, reply in refused.values())
+                raise SendError(f"recipient refused: {detail}", permanent=permanent,
+                                refused=refused)
             before_data = False
             code, reply = conn.data(raw)
             if code == 421:
@@ -181,6 +188,7 @@ class SmtpSender:
             if code >= 400:
                 _reset(conn)
                 raise SendError(f"message refused: {code} {_text(reply)}", permanent=code >= 500)
+            return refused
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             raise _Dropped(f"connection lost: {_describe(err)}", before_data) from err
         except smtplib.SMTPResponseException as err:  # e.g. a 4xx/5xx raised by data()
@@ -259,7 +267,7 @@ class FolderSender:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
-    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> None:
+    def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> Refused:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{eml_name(raw)}.eml"
@@ -275,6 +283,7 @@ class FolderSender:
                 raise
         except OSError as err:
             raise ServerDown(f"shadow folder {self.folder}: {err.strerror}") from err
+        return {}
 
     def close(self) -> None:
         pass

@@ -127,6 +127,33 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # A message some recipients refused is split into rows that share its
+        # Message-ID (outbox.py): message_id is no longer unique.
+        "002-outbox-split-rows",
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER REFERENCES intakes(id),
+            kind TEXT NOT NULL,
+            recipients TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        INSERT INTO outbox_new SELECT id, intake_id, kind, recipients, message_id, raw, status,
+            attempts, last_error, next_attempt_at, created_at, sent_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_new RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+        CREATE INDEX outbox_message_id ON outbox(message_id);
+        """,
+    ),
 )
 
 LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk

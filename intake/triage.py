@@ -8,7 +8,7 @@ digest carry references and verdicts only.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from .store import Store, decode_row
 
 OPEN_STATUSES = ("incomplete", "manual_review")
 STATUSES = ("complete", "incomplete", "manual_review")
+UNDELIVERED_DAYS = 7  # how far back the triage table and digest list refused messages
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("reference", "Reference"),
@@ -67,7 +68,34 @@ def notes(intake: dict[str, Any], reminders_max: int) -> list[str]:
         out.append("referrer could not be reached")
     if intake.get("folder"):  # record.py leaves it NULL for the main folder
         out.append("junk folder")
+    if "alert" in (intake.get("held_kinds") or ()):
+        out.append("alert not delivered")
     return out
+
+
+def held_kinds(store: Store) -> dict[int, set[str]]:
+    """Intake id -> the kinds of its messages the mail server refused for good."""
+    out: dict[int, set[str]] = {}
+    for row in store.query("SELECT DISTINCT intake_id, kind FROM outbox "
+                           "WHERE status = 'held' AND intake_id IS NOT NULL"):
+        out.setdefault(row["intake_id"], set()).add(row["kind"])
+    return out
+
+
+def undelivered(store: Store, now: datetime) -> list[str]:
+    """One line per message refused for good lately: kind, reference, the server's code.
+    Addresses stay out: `intake show` has them."""
+    lines = []
+    for row in store.query(
+        "SELECT o.id, o.kind, o.last_error, i.reference FROM outbox o "
+        "LEFT JOIN intakes i ON i.id = o.intake_id "
+        "WHERE o.status = 'held' AND o.created_at >= ? ORDER BY o.id",
+        (iso(now - timedelta(days=UNDELIVERED_DAYS)),),
+    ):
+        code = next((word for word in str(row["last_error"] or "").split()
+                     if len(word) == 3 and word.isdigit()), "refused")
+        lines.append(f"{row['kind']} {row['reference'] or f'(outbox {row[0]})'}: {code}")
+    return lines
 
 
 # -- the triage table --------------------------------------------------------
@@ -101,9 +129,11 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
     query = (f"SELECT * FROM intakes WHERE {' AND '.join(where)} "
              "ORDER BY priority = 'urgent' DESC, received_at, id")
     zone = ZoneInfo(timezone)
+    held = held_kinds(store)
     rows = []
     for row in store.query(query, params):
         intake = decode_row(row)
+        intake["held_kinds"] = held.get(intake["id"], set())
         received = parse_iso(intake["received_at"]).astimezone(zone)
         intake["received_local"] = received.strftime("%Y-%m-%d %H:%M")
         intake["days_open"] = days_open(intake, now, timezone)
@@ -113,10 +143,16 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
     return rows
 
 
-def render_triage(rows: list[dict[str, Any]], *, now: datetime) -> str:
-    """A plain aligned table of `triage_rows`, one intake a line."""
+def render_triage(rows: list[dict[str, Any]], *, now: datetime,
+                  refused: list[str] | None = None) -> str:
+    """A plain aligned table of `triage_rows`, one intake a line; then the messages
+    the mail server refused lately (`undelivered`), which someone must pass on."""
+    footer = []
+    if refused:
+        footer = ["", f"Not delivered, refused by the mail server (last {UNDELIVERED_DAYS} days; "
+                  "addresses in `intake show`):", *(f"  {line}" for line in refused)]
     if not rows:
-        return "No open intakes."
+        return "\n".join(["No open intakes.", *footer])
     table = [[label for _, label in COLUMNS]]
     for row in rows:
         table.append([_cell(row.get(key)) for key, _ in COLUMNS])
@@ -128,7 +164,7 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime) -> str:
     lines.append("")
     lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
                  f"(as of {iso(now)})")
-    return "\n".join(lines)
+    return "\n".join(lines + footer)
 
 
 def _cell(value: Any) -> str:
@@ -196,6 +232,17 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         kept = "" if message["kept"] else "  (erased)"
         lines.append(f"  #{message['id']}  {when(message['received_at'])}  {message['outcome']}"
                      f"  {message['sender'] or '-'}  {message['reason'] or ''}{kept}".rstrip())
+
+    lines += ["", "Outgoing messages"]
+    outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error "
+                           "FROM outbox WHERE intake_id = ? ORDER BY id", (intake["id"],))
+    for out in outgoing:
+        to = ", ".join(json.loads(out["recipients"]) if out["recipients"] else [])
+        at = when(out["sent_at"] or out["created_at"])
+        error = f"  {out['last_error']}" if out["status"] != "sent" and out["last_error"] else ""
+        lines.append(f"  #{out['id']}  {at}  {out['kind']}  {out['status']}  {to}{error}")
+    if not outgoing:
+        lines.append("  (none)")
 
     lines += ["", "Audit trail"]
     for event in store.query(

@@ -1,7 +1,7 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping what it receives.
 
 Faults a test can switch on: the server down (stop), a recipient refused
-with 550, the connection dropped after the message data is sent (before the
+with 550 or put off with 450, the connection dropped after the message data is sent (before the
 server's answer), AUTH required, STARTTLS or implicit TLS with the throwaway
 certificate made for Dovecot.
 """
@@ -39,6 +39,7 @@ class RecordingHandler:
 
     received: list[ReceivedMail] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # lower-case addresses: 550 at RCPT
+    put_off: set[str] = field(default_factory=set)  # lower-case addresses: 450 at RCPT
     drops_left: int = 0  # close the connection instead of answering the next N DATA
     credentials: tuple[str, str] | None = None
     login_attempts: list[tuple[str, bool]] = field(default_factory=list)  # (login, success)
@@ -48,6 +49,8 @@ class RecordingHandler:
     ) -> str:
         if address.lower() in self.refused:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        if address.lower() in self.put_off:
+            return f"450 4.2.1 <{address}>: Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -146,6 +149,13 @@ class SmtpServer:
     def refuse(self, address: str) -> None:
         """Answer 550 to RCPT TO this address."""
         self.handler.refused.add(address.lower())
+
+    def put_off(self, address: str, *, until_further_notice: bool = True) -> None:
+        """Answer 450 (try later) to RCPT TO this address, or stop doing so."""
+        if until_further_notice:
+            self.handler.put_off.add(address.lower())
+        else:
+            self.handler.put_off.discard(address.lower())
 
     def drop_connection_in_data(self, times: int = 1) -> None:
         """Close the connection after the next `times` messages' data, unanswered."""

@@ -15,11 +15,13 @@ from smtp_server import SmtpServer
 
 from intake.clock import iso, parse_iso
 from intake.compose import Composer
+from intake.digest import digest_for_day, render_digest
 from intake.errors import SendError
 from intake.outbox import backoff, deliver_due, queue
 from intake.send import ServerDown, SmtpSender
 from intake.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
 from intake.store import Store
+from intake.triage import render_show, render_triage, triage_rows, undelivered
 
 pytestmark = pytest.mark.servers
 
@@ -139,6 +141,102 @@ def test_refused_recipient_is_held_with_its_reason_and_stops_reminders(setup, sm
     assert deliver_due(store, SmtpSender(settings.smtp), settings, T0 + timedelta(hours=3)) \
         .sent == []
     assert [m.rcpt_tos for m in smtp_server.received] == [("fine@school.org",)]
+
+
+def two_address_alert(tmp_path: Path, smtp_server: SmtpServer
+                      ) -> tuple[Store, Settings, dict[str, Any], int]:
+    settings = make_settings(tmp_path, smtp_server.settings(),
+                             alert_to=("duty@mash.example", "manager@mash.example"))
+    store = Store(settings.store_path)
+    intake = add_intake(store, 7, "jo@school.org", status="manual_review")
+    return store, settings, intake, queue_ack(store, Composer(settings), intake, kind="alert")
+
+
+def test_alert_reaches_the_addresses_taken_and_holds_the_one_refused(tmp_path, smtp_server):
+    """GIVEN an alert to two MASH addresses, one unknown to the server WHEN it is sent
+    THEN the other gets it at once and the refused one is held with its 550."""
+    store, settings, intake, alert_id = two_address_alert(tmp_path, smtp_server)
+    smtp_server.refuse("manager@mash.example")
+
+    report = deliver_due(store, SmtpSender(settings.smtp), settings, T0)
+    assert [m.rcpt_tos for m in smtp_server.received] == [("duty@mash.example",)]
+    sent, held = outbox(store)
+    assert report.sent == [alert_id] and report.held == [held["id"]]
+    assert sent["status"] == "sent" and json.loads(sent["recipients"]) == ["duty@mash.example"]
+    assert held["status"] == "held" and json.loads(held["recipients"]) == \
+        ["manager@mash.example"]
+    assert "550" in held["last_error"] and held["message_id"] == sent["message_id"]
+    assert (store.intake_by_id(intake["id"]) or {})["bounced"] == 0  # not the referrer
+    assert deliver_due(store, SmtpSender(settings.smtp), settings,
+                       T0 + timedelta(hours=3)).sent == []
+    assert len(smtp_server.received) == 1
+    store.close()
+
+
+def test_a_refused_alert_is_shown_in_triage_show_and_the_digest(tmp_path, smtp_server):
+    """MASH and the manager learn that an alert did not reach an address: the triage
+    line, the list under the table, `intake show` and the digest all say so."""
+    store, settings, intake, _ = two_address_alert(tmp_path, smtp_server)
+    urgent = add_intake(store, 8, "al@school.org", status="complete", priority="urgent")
+    queue_ack(store, Composer(settings), urgent, kind="alert")
+    smtp_server.refuse("manager@mash.example")
+    deliver_due(store, SmtpSender(settings.smtp), settings, T0)
+    later = T0 + timedelta(hours=2)
+
+    (row,) = triage_rows(store, settings, now=later)  # the complete one is not open
+    assert row["reference"] == intake["reference"] and "alert not delivered" in row["note"]
+    table = render_triage([row], now=later, refused=undelivered(store, later))
+    assert "alert PRV-2026-00007: 550" in table and "alert PRV-2026-00008: 550" in table
+    assert "manager@mash.example" not in table
+    shown = render_show(store, settings, urgent["reference"]) or ""
+    assert "alert  held  manager@mash.example" in shown
+    assert "alert  sent  duty@mash.example" in shown
+    text, html = render_digest(digest_for_day(store, settings, T0.date(), now=later))
+    assert "Not delivered, refused by the mail server (last 7 days): 2" in text
+    assert "alert PRV-2026-00008: 550" in text and "alert PRV-2026-00008: 550" in html
+    assert "alert not delivered" in text
+    store.close()
+
+
+def test_alert_put_off_for_one_address_reaches_it_later_once(tmp_path, smtp_server):
+    store, settings, _, alert_id = two_address_alert(tmp_path, smtp_server)
+    smtp_server.put_off("manager@mash.example")
+
+    report = deliver_due(store, SmtpSender(settings.smtp), settings, T0)
+    sent, later = outbox(store)
+    assert report.sent == [alert_id] and report.retrying == [later["id"]]
+    assert later["status"] == "pending" and later["next_attempt_at"] == \
+        iso(T0 + timedelta(minutes=1))
+    smtp_server.put_off("manager@mash.example", until_further_notice=False)
+
+    assert deliver_due(store, SmtpSender(settings.smtp), settings,
+                       T0 + timedelta(minutes=1)).sent == [later["id"]]
+    assert [m.rcpt_tos for m in smtp_server.received] == [("duty@mash.example",),
+                                                          ("manager@mash.example",)]
+    assert len(set(received_ids(smtp_server))) == 1  # one message, the same Message-ID
+    assert deliver_due(store, SmtpSender(settings.smtp), settings,
+                       T0 + timedelta(hours=3)).sent == []
+    store.close()
+
+
+def test_one_refused_and_one_put_off_holds_one_and_retries_the_other(tmp_path, smtp_server):
+    store, settings, _, alert_id = two_address_alert(tmp_path, smtp_server)
+    smtp_server.refuse("duty@mash.example")
+    smtp_server.put_off("manager@mash.example")
+
+    report = deliver_due(store, SmtpSender(settings.smtp), settings, T0)
+    retrying, held = outbox(store)
+    assert smtp_server.received == []
+    assert report.retrying == [alert_id] and report.held == [held["id"]]
+    assert json.loads(retrying["recipients"]) == ["manager@mash.example"]
+    assert retrying["status"] == "pending" and retrying["attempts"] == 1
+    assert json.loads(held["recipients"]) == ["duty@mash.example"] and held["status"] == "held"
+    smtp_server.put_off("manager@mash.example", until_further_notice=False)
+
+    assert deliver_due(store, SmtpSender(settings.smtp), settings,
+                       T0 + timedelta(minutes=1)).sent == [alert_id]
+    assert [m.rcpt_tos for m in smtp_server.received] == [("manager@mash.example",)]
+    store.close()
 
 
 def test_connection_dropped_mid_data_is_retried_and_sent_once(setup, smtp_server):

@@ -161,6 +161,16 @@ def test_refused_recipient_is_permanent_and_nothing_is_sent(smtp_server: SmtpSer
     assert [m.rcpt_tos for m in smtp_server.received] == [(TO,)]
 
 
+def test_some_recipients_refused_the_others_get_it(smtp_server: SmtpServer):
+    smtp_server.refuse("gone@example.org")
+    smtp_server.put_off("busy@example.org")
+    refused = SmtpSender(smtp_server.settings()).send(
+        raw_message(), FROM, [TO, "gone@example.org", "busy@example.org"])
+    assert [m.rcpt_tos for m in smtp_server.received] == [(TO,)]
+    assert {a: code for a, (code, _) in refused.items()} == \
+        {"gone@example.org": 550, "busy@example.org": 450}
+
+
 def test_server_down_is_transient(smtp_server: SmtpServer):
     smtp_server.stop()
     with pytest.raises(ServerDown) as caught:

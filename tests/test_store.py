@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 
 import pytest
 
 from intake.errors import StoreError, StoreLockedError
-from intake.store import Store
+from intake.store import MIGRATIONS, Store, _statements
 
 
 @pytest.fixture
@@ -26,11 +27,35 @@ def test_store_file_is_private_and_in_wal_mode(store):
 
 def test_migrations_are_recorded_and_applied_once(tmp_path, store):
     names = [row[0] for row in store.query("SELECT name FROM migrations")]
-    assert names == ["001-initial"]
+    assert names == ["001-initial", "002-outbox-split-rows"]
     store.close()
     again = Store(tmp_path / "intake.sqlite3")
     assert [row[0] for row in again.query("SELECT name FROM migrations")] == names
     again.close()
+
+
+def test_a_store_from_the_first_schema_keeps_its_outbox_when_migrated(tmp_path):
+    """A store written before 002 still sends what waits in its outbox afterwards."""
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    for statement in _statements(MIGRATIONS[0][1]):
+        old.execute(statement)
+    old.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    old.execute("INSERT INTO migrations VALUES ('001-initial', '2026-01-01T00:00:00+00:00')")
+    old.execute("INSERT INTO outbox (kind, recipients, message_id, raw, next_attempt_at, "
+                "created_at) VALUES ('alert', '[\"a@x.org\"]', '<m@x>', x'41', 't', 't')")
+    old.commit()
+    old.close()
+
+    store = Store(path)
+    (row,) = store.query("SELECT kind, recipients, message_id, status FROM outbox")
+    assert tuple(row) == ("alert", '["a@x.org"]', "<m@x>", "pending")
+    with store.transaction():  # a split copy shares the Message-ID
+        store.insert("outbox", {"kind": "alert", "recipients": ["b@x.org"],
+                                "message_id": "<m@x>", "raw": b"A", "next_attempt_at": "t",
+                                "created_at": "t"})
+    assert store.query("SELECT COUNT(*) FROM outbox WHERE message_id = '<m@x>'")[0][0] == 2
+    store.close()
 
 
 def test_references_count_per_year(store):
