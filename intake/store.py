@@ -23,138 +23,7 @@ from typing import Any
 
 from .clock import iso, utcnow
 from .errors import StoreError, StoreLockedError
-
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "001-initial",
-        """
-        CREATE TABLE mailbox_state (
-            folder TEXT PRIMARY KEY,
-            uidvalidity INTEGER NOT NULL,
-            last_uid INTEGER NOT NULL
-        );
-        CREATE TABLE reference_counters (
-            year INTEGER PRIMARY KEY,
-            last INTEGER NOT NULL
-        );
-        CREATE TABLE intakes (
-            id INTEGER PRIMARY KEY,
-            reference TEXT NOT NULL UNIQUE,
-            message_id TEXT,
-            sender TEXT,
-            reply_to TEXT,
-            received_at TEXT NOT NULL,
-            last_message_at TEXT NOT NULL,
-            status TEXT NOT NULL,
-            missing TEXT NOT NULL DEFAULT '[]',
-            invalid TEXT NOT NULL DEFAULT '[]',
-            cc_missing TEXT NOT NULL DEFAULT '[]',
-            findings TEXT NOT NULL DEFAULT '[]',
-            fields TEXT NOT NULL DEFAULT '{}',
-            field_sources TEXT NOT NULL DEFAULT '{}',
-            recipients TEXT NOT NULL DEFAULT '[]',
-            priority TEXT NOT NULL DEFAULT 'normal',
-            urgent_because TEXT NOT NULL DEFAULT '[]',
-            age_band TEXT,
-            source TEXT NOT NULL DEFAULT 'none',
-            review_reason TEXT,
-            folder TEXT,
-            machine_reason TEXT,
-            reminders_sent INTEGER NOT NULL DEFAULT 0,
-            last_reminder_at TEXT,
-            bounced INTEGER NOT NULL DEFAULT 0,
-            closed_at TEXT,
-            close_reason TEXT,
-            purged_at TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE INDEX intakes_status ON intakes(status);
-        CREATE INDEX intakes_received ON intakes(received_at);
-        CREATE INDEX intakes_message_id ON intakes(message_id);
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            folder TEXT NOT NULL,
-            uidvalidity INTEGER NOT NULL,
-            uid INTEGER NOT NULL,
-            message_id TEXT,
-            content_hash TEXT NOT NULL,
-            sender TEXT,
-            received_at TEXT NOT NULL,
-            recorded_at TEXT NOT NULL,
-            outcome TEXT NOT NULL,
-            reason TEXT,
-            intake_id INTEGER REFERENCES intakes(id),
-            raw BLOB,
-            marked INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (folder, uidvalidity, uid)
-        );
-        CREATE INDEX messages_message_id ON messages(message_id);
-        CREATE INDEX messages_hash ON messages(content_hash);
-        CREATE INDEX messages_unmarked ON messages(folder, marked);
-        CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            intake_id INTEGER REFERENCES intakes(id),
-            kind TEXT NOT NULL,
-            recipients TEXT NOT NULL,
-            message_id TEXT NOT NULL UNIQUE,
-            raw BLOB NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            next_attempt_at TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        );
-        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
-        CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            at TEXT NOT NULL,
-            intake_id INTEGER,
-            message_row INTEGER,
-            event TEXT NOT NULL,
-            detail TEXT NOT NULL DEFAULT '{}'
-        );
-        CREATE INDEX audit_intake ON audit(intake_id);
-        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-        CREATE TABLE digests (
-            day TEXT PRIMARY KEY,
-            sent_at TEXT NOT NULL,
-            outbox_id INTEGER
-        );
-        """,
-    ),
-    (
-        # A message some recipients refused is split into rows that share its
-        # Message-ID (outbox.py): message_id is no longer unique.
-        "002-outbox-split-rows",
-        """
-        CREATE TABLE outbox_new (
-            id INTEGER PRIMARY KEY,
-            intake_id INTEGER REFERENCES intakes(id),
-            kind TEXT NOT NULL,
-            recipients TEXT NOT NULL,
-            message_id TEXT NOT NULL,
-            raw BLOB NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            next_attempt_at TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        );
-        INSERT INTO outbox_new SELECT id, intake_id, kind, recipients, message_id, raw, status,
-            attempts, last_error, next_attempt_at, created_at, sent_at FROM outbox;
-        DROP TABLE outbox;
-        ALTER TABLE outbox_new RENAME TO outbox;
-        CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
-        CREATE INDEX outbox_message_id ON outbox(message_id);
-        """,
-    ),
-)
+from .schema import MIGRATIONS, statements
 
 LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk
 
@@ -218,7 +87,7 @@ class Store:
             if name in applied:
                 continue
             with self.transaction():
-                for statement in _statements(sql):
+                for statement in statements(sql):
                     self.conn.execute(statement)
                 self.conn.execute(
                     "INSERT INTO migrations (name, applied_at) VALUES (?, ?)", (name, iso(utcnow()))
@@ -436,14 +305,3 @@ def _encode(column: str, value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
     return value
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    statements, current = [], ""
-    for line in sql.strip().splitlines():
-        current += line + "\n"
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return statements

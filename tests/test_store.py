@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from intake.errors import StoreError, StoreLockedError
-from intake.store import MIGRATIONS, Store, _statements
+from intake.schema import MIGRATIONS, statements
+from intake.store import Store
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_a_store_from_the_first_schema_keeps_its_outbox_when_migrated(tmp_path):
     """A store written before 002 still sends what waits in its outbox afterwards."""
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path)
-    for statement in _statements(MIGRATIONS[0][1]):
+    for statement in statements(MIGRATIONS[0][1]):
         old.execute(statement)
     old.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     old.execute("INSERT INTO migrations VALUES ('001-initial', '2026-01-01T00:00:00+00:00')")
