@@ -3,6 +3,7 @@
 - machine_mail_reason: auto-replies, lists, bounces, null senders (never answered)
 - is_own_mail: our own mail coming back
 - says_referral: the subject or body says it is a referral
+- behind_secure_link: the body says the content waits behind a secure link
 - references_in: intake references such as PRV-2026-00042 in a text
 - bounced_message_ids: the Message-IDs a bounce reports on
 - reply_address: the one address an automatic reply may go to
@@ -95,6 +96,11 @@ def says_referral(email: ParsedEmail, rules: Rules) -> bool:
         matching_phrases([email.subject], rules.referral_subject_phrases)
         or matching_phrases([email.body_text], rules.referral_body_phrases)
     )
+
+
+def behind_secure_link(email: ParsedEmail, rules: Rules) -> bool:
+    """The body says the real message waits behind a secure link (Egress, Purview...)."""
+    return bool(matching_phrases([email.body_text], rules.secure_link_phrases))
 
 
 def references_in(text: str) -> list[str]:

@@ -20,8 +20,8 @@ from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.policy import Compat32
 from email.utils import getaddresses
-from html import unescape
 
+from .htmltext import html_to_text
 from .models import Attachment, ParsedEmail
 
 MAX_ATTACHMENT_BYTES = 25 * 2**20
@@ -192,8 +192,10 @@ class _Walk:
         ))
 
     def body_text(self) -> str:
-        if self.plain:
-            return "\n".join(self.plain).strip()
+        """The plain-text parts; the HTML ones, as text, when those say nothing."""
+        plain = "\n".join(self.plain).strip()
+        if plain or not self.html:
+            return plain
         return html_to_text("\n".join(self.html))
 
 
@@ -368,42 +370,3 @@ def clean_filename(name: object, content_type: str = "application/octet-stream")
 
 
 # --- HTML to text: one linear pass, no parser that can go quadratic -----------
-
-_BLOCK_TAGS = frozenset(
-    "br p div tr li h1 h2 h3 h4 h5 h6 table ul ol blockquote pre hr section article".split()
-)
-_SKIP_TAGS = ("script", "style", "head", "title")
-_TAG_NAME = re.compile(r"/?\s*([a-zA-Z][a-zA-Z0-9]*)")
-
-
-def html_to_text(html: str) -> str:
-    """Text of an HTML body: tags dropped, block ends as new lines, entities decoded."""
-    lower = html.lower()
-    out: list[str] = []
-    i, n = 0, len(html)
-    while i < n:
-        start = html.find("<", i)
-        if start < 0:
-            out.append(html[i:])
-            break
-        out.append(html[i:start])
-        if html.startswith("<!--", start):
-            end = html.find("-->", start + 4)
-            i = n if end < 0 else end + 3
-            continue
-        end = html.find(">", start + 1)
-        if end < 0:
-            break  # an unclosed tag: the rest is not text
-        match = _TAG_NAME.match(html, start + 1, end)
-        name = match.group(1).lower() if match else ""
-        i = end + 1
-        if name in _BLOCK_TAGS:
-            out.append("\n")
-        elif name in ("td", "th"):
-            out.append(" ")
-        if name in _SKIP_TAGS and not html.startswith("/", start + 1):
-            close = lower.find(f"</{name}", i)
-            i = n if close < 0 else close
-    text = unescape("".join(out)).replace("\xa0", " ")
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from .classify import behind_secure_link
 from .compose import Composer
 from .decide import Context, decide
 from .errors import StoreError
@@ -60,6 +61,10 @@ class Pipeline:
                 # The MIME walk stopped early: a form may lie beyond where it stopped, and
                 # "no form attached" would be untrue. A person must look.
                 extraction = Extraction(source="none", review_reason="damaged",
+                                        carries_form=True)
+            elif not extraction.carries_form and behind_secure_link(parsed[i], self.rules):
+                # The form, if any, is behind a link we cannot follow: a person must look.
+                extraction = Extraction(source="none", review_reason="encrypted-email",
                                         carries_form=True)
             yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
 

@@ -58,6 +58,7 @@ class Rules:
     referral_subject_phrases: tuple[str, ...]
     referral_body_phrases: tuple[str, ...]
     not_referral_subject_phrases: tuple[str, ...]
+    secure_link_phrases: tuple[str, ...]
     form_types: dict[str, str]  # extension -> pdf | docx
     review_types: dict[str, str]  # extension -> review reason
     content_types: dict[str, str]  # content type -> pdf | docx | review reason
@@ -158,6 +159,7 @@ def load_rules(directory: Path | None = None) -> Rules:
         not_referral_subject_phrases=tuple(
             p.lower() for p in referral.get("not_referral_subject_phrases", [])
         ),
+        secure_link_phrases=tuple(p.lower() for p in referral.get("secure_link_phrases", [])),
         form_types=dict(referral.get("form_types", {})),
         review_types=dict(referral.get("review_types", {})),
         content_types=dict(referral.get("content_types", {})),

@@ -6,6 +6,7 @@ import pytest
 from mail import bounce_email, raw_email, referral_email
 
 from intake.classify import (
+    behind_secure_link,
     bounced_message_ids,
     is_own_mail,
     machine_mail_reason,
@@ -112,6 +113,22 @@ def test_is_own_mail(headers, sender, own):
 )
 def test_says_referral(subject, body, expected):
     assert says_referral(parse(referral_email(subject=subject, body=body)), RULES) is expected
+
+
+@pytest.mark.parametrize(
+    ("body", "html", "expected"),
+    [
+        ("Jo Teacher has sent you a secure email. Read it at https://switch.egress.com/ui/x",
+         None, True),
+        ("", "<p>You&#39;ve received an encrypted message from jo@school.example.org</p>", True),
+        ("This email is secured by Galaxkey.", None, True),
+        ("Please find attached a Prevent referral form.", None, False),
+        ("Please keep this secure: the email is about a child.", None, False),
+    ],
+)
+def test_behind_secure_link(body, html, expected):
+    email = parse(referral_email(subject="Hello", body=body, html=html))
+    assert behind_secure_link(email, RULES) is expected
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mail import raw_email, referral_email
 
+from intake.htmltext import html_to_text
 from intake.models import ParsedEmail
-from intake.parse import clean_filename, html_to_text, parse
+from intake.parse import clean_filename, parse
 
 PDF = b"%PDF-1.4 form"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

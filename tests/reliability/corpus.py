@@ -221,6 +221,17 @@ def _light() -> list[tuple[str, Callable[[int], bytes], str]]:
             n, "MIME-Version: 1.0\r\nContent-Type: text/plain; " + "a=b; " * 20000 + "\r\n",
             "hello"), "intake"),
         ("empty-sender-with-form", lambda n: _with(docx, n, sender="<>"), "complete"),
+        # The form behind a secure link we cannot follow, under a subject that does
+        # not say "referral": a person must look, it is not "not a referral".
+        ("egress-link-only", lambda n: referral_email(
+            [], subject="[Secure] Concern about a pupil", message_id=f"<corpus-{n}@x.example>",
+            body="Jo Teacher has sent you a secure email. Read it at "
+                 "https://switch.egress.com/ui/#/read/abc123"), "review:encrypted-email"),
+        ("purview-link-only-html", lambda n: referral_email(
+            [], subject="Concern", body="", message_id=f"<corpus-{n}@x.example>",
+            html="<p>You've received an encrypted message from jo@school.example.org</p>"
+                 "<p><a href='https://outlook.office365.com/Encryption/'>Read it</a></p>"),
+         "review:encrypted-email"),
     ]
 
 
