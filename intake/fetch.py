@@ -40,6 +40,7 @@ class Mailbox(Protocol):
     def uidvalidity(self, folder: str) -> int: ...
     def uids_after(self, folder: str, last_uid: int) -> list[int]: ...  # ascending
     def fetch(self, folder: str, uids: Sequence[int]) -> Iterator[RawMessage]: ...
+    def received_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]: ...
     def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None: ...
     def wait_for_mail(self, timeout: float) -> None: ...
 
@@ -224,6 +225,18 @@ class ImapMailbox:
         size = max(1, self.settings.batch_size)
         for start in range(0, len(uids), size):
             yield from self._fetch_batch(folder, uids[start : start + size])
+
+    def received_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
+        """INTERNALDATE of each UID still there (no bodies: cheap for a backlog)."""
+        self._select(folder)
+        dates: dict[int, datetime] = {}
+        uids = sorted(uids)
+        with _wrapped(f"{self.where}: fetch from {folder} failed"):
+            for start in range(0, len(uids), 1000):
+                found = self.client.fetch(uids[start:start + 1000], ["INTERNALDATE"])
+                dates.update({uid: _aware(item[b"INTERNALDATE"]) for uid, item in found.items()
+                              if b"INTERNALDATE" in item})
+        return dates
 
     def _fetch_batch(self, folder: str, batch: list[int]) -> Iterator[RawMessage]:
         self._select(folder)

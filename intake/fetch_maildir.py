@@ -155,6 +155,12 @@ class MaildirMailbox:
                 too_large=too_large,
             )
 
+    def received_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
+        box, state = self._sync(folder)
+        by_uid = {uid: key for key, uid in state["uids"].items()}
+        return {uid: datetime.fromtimestamp(self._mtime(box, by_uid[uid]), tz=UTC)
+                for uid in uids if uid in by_uid}
+
     def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None:
         if not uids:
             return

@@ -8,11 +8,14 @@ Sending, reminders and the digest run from the store on a schedule.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import signal
 import sys
 import time
 from collections.abc import Callable
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from types import FrameType
 
@@ -154,12 +157,27 @@ class Worker:
     # -- taking mail -------------------------------------------------------
 
     def take_all(self) -> int:
-        taken = 0
+        """Everything new in every folder, in the order it arrived. Junk is read
+        with the inbox, not after it: a referral filed as junk comes before the
+        follow-up that reached the inbox later, so the two stay one intake."""
+        validity: dict[str, int] = {}
+        waiting: list[tuple[str, list[int]]] = []
         for folder in self.mailbox.folders():
-            taken += self.take_folder(folder)
-        return taken
+            validity[folder], new = self._new_in(folder)
+            if new:
+                waiting.append((folder, new))
+        if not waiting:
+            return 0
+        if len(waiting) == 1:
+            folder, uids = waiting[0]
+            order = [(folder, uid) for uid in uids]
+        else:
+            order = self._by_arrival(waiting)
+        return self._take(order, validity)
 
-    def take_folder(self, folder: str) -> int:
+    def _new_in(self, folder: str) -> tuple[int, list[int]]:
+        """The folder's UIDVALIDITY and its UIDs not yet recorded, ascending; marks
+        first what was recorded but not yet marked (a kill between the two)."""
         uidvalidity = self.mailbox.uidvalidity(folder)
         state = self.store.folder_state(folder)
         last_uid = 0
@@ -172,30 +190,46 @@ class Worker:
         self._mark(folder, uidvalidity, self.store.unmarked_uids(folder, uidvalidity))
         uids = self.mailbox.uids_after(folder, last_uid)
         known = self.store.known_uids(folder, uidvalidity, uids)
-        new = [uid for uid in uids if uid not in known]
-        if not new:
+        return uidvalidity, [uid for uid in uids if uid not in known]
+
+    def _by_arrival(self, waiting: list[tuple[str, list[int]]]) -> list[tuple[str, int]]:
+        """Merge the folders by the server's receipt time, each still in UID order
+        (the folder position only moves forward: a UID is never taken before a lower one)."""
+        runs = []
+        for rank, (folder, uids) in enumerate(waiting):
+            dates = self.mailbox.received_dates(folder, uids)
+            latest = max(dates.values(), default=None)
+            runs.append([(dates.get(uid, latest), rank, uid, folder) for uid in uids])
+        return [(folder, uid) for _, _, uid, folder in
+                heapq.merge(*runs, key=lambda item: (item[0] is None, item[0], item[1]))]
+
+    def _take(self, order: list[tuple[str, int]], validity: dict[str, int]) -> int:
+        if not order:
             return 0
-        progress = _Progress(len(new), folder)
+        folders = list(dict.fromkeys(folder for folder, _ in order))
+        progress = _Progress(len(order), ", ".join(folders))
         batch_size = max(1, self.settings.mailbox.batch_size)
         done = 0
-        for start in range(0, len(new), batch_size):
-            chunk = new[start:start + batch_size]
-            raws = list(self.mailbox.fetch(folder, chunk))
+        for start in range(0, len(order), batch_size):
+            raws = []
+            for folder, group in groupby(order[start:start + batch_size], key=itemgetter(0)):
+                raws += self.mailbox.fetch(folder, [uid for _, uid in group])
             crashpoint("fetched")
-            recorded_uids = []
+            recorded: dict[str, list[int]] = {}
             self.in_message = True
             try:
-                for result in self.pipeline.process(raws, utcnow()):
-                    recorded_uids.append(result.uid)
+                for raw, result in zip(raws, self.pipeline.process(raws, utcnow()), strict=True):
+                    recorded.setdefault(raw.folder, []).append(result.uid)
                     crashpoint("recorded")
-                    _log_recorded(folder, result)
+                    _log_recorded(raw.folder, result)
                     done += 1
                     progress.show(done)
                     if self.stopping:
                         break
             finally:
                 self.in_message = False
-            self._mark(folder, uidvalidity, recorded_uids)
+            for folder, uids in recorded.items():
+                self._mark(folder, validity[folder], uids)
             crashpoint("marked")
             if self.stopping:
                 raise Stop()

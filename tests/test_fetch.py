@@ -104,9 +104,11 @@ def test_more_folders_are_read_alike(dovecot):
     try:
         assert box.folders() == ["INBOX", "Junk Email"]
         got = list(box.fetch("Junk Email", box.uids_after("Junk Email", 0)))
+        dates = box.received_dates("Junk Email", [uid, uid + 1])
     finally:
         box.close()
     assert [(m.folder, m.uid, m.data) for m in got] == [("Junk Email", uid, message(1))]
+    assert dates == {uid: got[0].received_at}
 
 
 def test_fetch_and_mark_never_set_seen_and_add_the_keyword(dovecot, imap):

@@ -54,6 +54,9 @@ def test_maildir_round_trip(tmp_path):
     assert got[0].received_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
     assert {m.uidvalidity for m in got} == {validity}
 
+    assert box.received_dates("INBOX", [2, 1, 99]) == {
+        1: datetime(2026, 1, 5, 9, 30, tzinfo=UTC), 2: datetime(2026, 1, 5, 9, 30, 1, tzinfo=UTC)}
+
     make_maildir(root, [message(3)])
     assert box.uids_after("INBOX", 2) == [3]
 

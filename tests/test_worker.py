@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
@@ -110,6 +111,29 @@ def test_shadow_mode_changes_nothing_on_the_mail_server(tmp_path, dovecot, smtp_
         assert client.folder_status("INBOX", [b"RECENT"])[b"RECENT"] == 2
 
 
+def test_a_referral_filed_as_junk_and_its_later_correction_in_the_inbox_are_one_intake(
+        tmp_path, dovecot, smtp_server):
+    """The folders are read together in order of arrival: the referral the spam filter
+    put in Junk comes first, so the correction sent after it (in INBOX) finds it."""
+    config = write_settings(tmp_path, dovecot, smtp_server,
+                            mailbox_extra='more_folders = ["Junk Email"]')
+    original_id = "<filed-as-junk@school.example.org>"
+    values = {**SAMPLE_VALUES, "referrer_phone": ""}
+    dovecot.append(referral_email([make_form("docx", values)], message_id=original_id),
+                   folder="Junk Email", when=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    dovecot.append(referral_email(
+        [make_form("docx", SAMPLE_VALUES)], subject="RE: Prevent referral",
+        message_id="<the-correction@school.example.org>",
+        headers={"In-Reply-To": original_id, "References": original_id}),
+        when=datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    (only,) = exported(config)
+    assert only["message_id"] == original_id and only["status"] == "complete"
+    assert "correction complete" in done.stderr
+
+
 def test_same_message_id_twice_is_one_intake_one_reply(config, dovecot, smtp_server):
     referral = complete_referral(1)
     dovecot.append(referral)
@@ -156,6 +180,27 @@ def test_killed_mid_batch_then_restarted_loses_nothing(config, dovecot, smtp_ser
     assert sorted(str(m["To"]) for m in acks) == ["jo.teacher@school.example.org"] * 5
     assert len({m["Message-ID"] for m in acks}) == 5
     assert all("$PreventIntake" in m.flags for m in dovecot.messages())
+
+
+@pytest.mark.parametrize("step", ["recorded:3", "marked:2"])
+def test_two_folders_read_by_arrival_lose_nothing_when_killed(tmp_path, dovecot, smtp_server,
+                                                              step):
+    """Batches that mix INBOX and Junk: killed between record and mark, or after a
+    mark, the next run takes every message once, and every one is marked."""
+    config = write_settings(tmp_path, dovecot, smtp_server,
+                            mailbox_extra='more_folders = ["Junk Email"]\nbatch_size = 2')
+    for number in range(5):  # 5: the hourly reply limit per address
+        dovecot.append(complete_referral(number), folder="Junk Email" if number % 2 else "INBOX",
+                       when=datetime(2026, 11, 20, 9, number, tzinfo=UTC))
+    killed = intake(config, "run", "--once", env={"INTAKE_CRASH_AT": step})
+    assert killed.returncode == -signal.SIGKILL
+    done = intake(config, "run", "--once")
+    assert done.returncode == 0, done.stderr
+    assert sorted(row["message_id"] for row in exported(config)) == \
+        sorted(f"<referral-{n}@school.example.org>" for n in range(5))
+    assert len({m["Message-ID"] for m in acknowledgements(smtp_server)}) == 5
+    for folder in ("INBOX", "Junk Email"):
+        assert all("$PreventIntake" in m.flags for m in dovecot.messages(folder))
 
 
 def test_broken_mail_gets_an_outcome_and_the_next_referral_goes_through(config, dovecot):
