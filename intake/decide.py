@@ -13,6 +13,7 @@ from typing import Any
 
 from .check import parse_date
 from .classify import (
+    behind_secure_link,
     bounced_message_ids,
     is_own_mail,
     machine_mail_reason,
@@ -34,6 +35,7 @@ class Decision:
     intake: dict[str, Any] | None = None  # the intake a correction, note or bounce belongs to
     reply_to: str | None = None  # where an auto-reply may go; None: never answer
     machine_reason: str | None = None
+    review_reason: str | None = None  # no form read, yet a person must look (intake)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,10 @@ def _referral(ctx: Context) -> Decision | None:
         )
     if machine:
         return Decision("ignored", reason=machine, machine_reason=machine)
+    if behind_secure_link(email, ctx.rules):
+        # Whatever the subject says, a referral may wait behind the link: a person looks.
+        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses),
+                        review_reason="encrypted-email")
     if says_referral(email, ctx.rules):
         return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
     return None

@@ -57,6 +57,7 @@ class ParsedEmail:
     body_text: str  # the readable text body (plain, or HTML turned to text)
     attachments: tuple[Attachment, ...]
     defects: tuple[str, ...] = ()  # what was wrong with the MIME, for the audit
+    blank_plain_part: bool = False  # text/plain parts said nothing; body_text is the HTML's
 
     def header_values(self, name: str) -> list[str]:
         name = name.lower()

@@ -124,6 +124,7 @@ def _build(message: Message, walked: _Walk, defects: list[str]) -> ParsedEmail:
         body_text=walked.body_text(),
         attachments=tuple(walked.attachments),
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
+        blank_plain_part=bool(walked.plain) and not "".join(walked.plain).strip(),
     )
 
 

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from .classify import behind_secure_link
 from .compose import Composer
 from .decide import Context, decide
 from .errors import StoreError
@@ -61,10 +60,6 @@ class Pipeline:
                 # The MIME walk stopped early: a form may lie beyond where it stopped, and
                 # "no form attached" would be untrue. A person must look.
                 extraction = Extraction(source="none", review_reason="damaged",
-                                        carries_form=True)
-            elif not extraction.carries_form and behind_secure_link(parsed[i], self.rules):
-                # The form, if any, is behind a link we cannot follow: a person must look.
-                extraction = Extraction(source="none", review_reason="encrypted-email",
                                         carries_form=True)
             yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
 
@@ -134,7 +129,10 @@ def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
         digest.update(raw.data + str(raw.size).encode())
         return digest.hexdigest()
     digest.update(" ".join(email.subject.split()).encode("utf-8", "replace"))
-    digest.update(" ".join(email.body_text.split()).encode("utf-8", "replace"))
+    # A blank text/plain part hashed as "" before body_text fell back to the HTML:
+    # kept so, or a rescan would not know the messages recorded then.
+    text = "" if email.blank_plain_part else email.body_text
+    digest.update(" ".join(text.split()).encode("utf-8", "replace"))
     for attachment in email.attachments:
         digest.update(hashlib.sha256(attachment.data).digest())
     return digest.hexdigest()

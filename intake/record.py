@@ -7,7 +7,7 @@ sender and the mailbox act from these rows afterwards.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,6 +87,8 @@ def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
 def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
                 mailbox_address: str, main_folder: str, now: datetime) -> Recorded:
     store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
+    if decision.review_reason:
+        extraction = replace(extraction, review_reason=decision.review_reason)
     verdict = _verdict(ctx, dict(extraction.fields), extraction, raw.received_at,
                        mailbox_address, [])
     reference = store.next_reference(raw.received_at.year)

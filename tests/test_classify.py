@@ -121,7 +121,7 @@ def test_says_referral(subject, body, expected):
         ("Jo Teacher has sent you a secure email. Read it at https://switch.egress.com/ui/x",
          None, True),
         ("", "<p>You&#39;ve received an encrypted message from jo@school.example.org</p>", True),
-        ("This email is secured by Galaxkey.", None, True),
+        ("Thanks all. -- This email is secured by Galaxkey. switch.egress.com", None, False),
         ("Please find attached a Prevent referral form.", None, False),
         ("Please keep this secure: the email is about a child.", None, False),
     ],

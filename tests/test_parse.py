@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 from mail import raw_email, referral_email
 
 from intake.htmltext import html_to_text
-from intake.models import ParsedEmail
+from intake.models import ParsedEmail, RawMessage
 from intake.parse import clean_filename, parse
+from intake.pipeline import content_hash
 
 PDF = b"%PDF-1.4 form"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -160,6 +162,20 @@ def test_an_html_only_body_is_turned_to_text():
 def test_plain_text_wins_over_its_html_alternative():
     email = parse(referral_email(body="plain words", html="<p>html words</p>"))
     assert email.body_text == "plain words"
+
+
+def test_a_blank_plain_part_gives_way_to_the_html():
+    """Outlook may send an empty text/plain beside the real HTML body: the phrase
+    checks must read the HTML. The message's content hash stays what it was before
+    this fallback (a blank body), so a rescan still knows mail recorded then."""
+    both = referral_email(body="", html="<p>Please find a Prevent referral</p>")
+    email = parse(both)
+    assert email.body_text == "Please find a Prevent referral" and email.blank_plain_part
+    blank_only = referral_email(body="")
+    raw = RawMessage(folder="INBOX", uidvalidity=1, uid=1, received_at=datetime.now(UTC),
+                     data=both, size=len(both))
+    assert content_hash(raw, email) == content_hash(raw, parse(blank_only))
+    assert content_hash(raw, email) != content_hash(raw, parse(referral_email(body="x")))
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,39 @@ def reply(values: dict[str, str] | None, *, sender: str = "jo.teacher@school.exa
                                    **(headers or {})})
 
 
+SECURE_LINK = ("Jo Teacher has sent you a secure email. "
+               "Read it at https://switch.egress.com/ui/#/read/abc123")
+
+
+def test_secure_link_mail_in_a_thread_or_from_a_machine_opens_no_review(service, capsys):
+    """Secure-link wording makes a manual-review intake only of a new message from a
+    person: a reply in the thread stays a reply, an auto-reply stays ignored."""
+    service.deliver(original(SAMPLE_VALUES))
+    service.run(capsys)
+    (first,) = service.intakes(capsys)
+    service.deliver(
+        referral_email([], subject="RE: Prevent referral", body=f"Thanks. {SECURE_LINK}",
+                       message_id="<thread-1@school.example.org>",
+                       headers={"In-Reply-To": ORIGINAL_ID}),
+        referral_email([], subject="Automatic reply: Prevent", body=SECURE_LINK,
+                       message_id="<ooo-1@school.example.org>",
+                       headers={"Auto-Submitted": "auto-replied"}))
+    service.run(capsys)
+    (after,) = service.intakes(capsys)
+    assert after["reference"] == first["reference"] and after["status"] == "complete"
+    alerts = [m for m in service.sent() if "manual review" in str(m["Subject"])]
+    assert alerts == []
+
+    service.deliver(referral_email([], subject="Concern about a pupil", body=SECURE_LINK,
+                                   message_id="<secure-1@school.example.org>"))
+    service.run(capsys)
+    new = [i for i in service.intakes(capsys) if i["reference"] != first["reference"]]
+    assert [(i["status"], i["review_reason"]) for i in new] == \
+        [("manual_review", "encrypted-email")]
+    assert any(new[0]["reference"] in str(m["Subject"]) and "manual review" in str(m["Subject"])
+               for m in service.sent())
+
+
 def test_correction_from_the_referrer_completes_the_intake(service, capsys):
     service.deliver(original())
     service.run(capsys)
