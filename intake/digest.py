@@ -303,7 +303,15 @@ def _deliver_now(store: Store, settings: Settings, outbox_id: int, now: datetime
         report = None
         log.warning("smtp: %s", err)
     if report is not None and outbox_id in report.sent:
-        return 0
+        unsent = store.query(
+            "SELECT status FROM outbox WHERE status != 'sent' AND message_id = "
+            "(SELECT message_id FROM outbox WHERE id = ?)", (outbox_id,))
+        if not unsent:
+            return 0
+        log.warning("digest outbox %d: sent, but %d recipient copy(ies) refused: %s "
+                    "(see intake triage)", outbox_id, len(unsent),
+                    ", ".join(sorted({row[0] for row in unsent})))
+        return 1
     log.warning("digest outbox %d not sent yet: it waits in the outbox for the worker",
                 outbox_id)
     return 1

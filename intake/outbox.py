@@ -85,7 +85,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     mail_from = parseaddr(settings.smtp.sender)[1]
     limit = settings.max_replies_per_address_per_hour
     rows = store.query(
-        "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, i.reference "
+        "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, o.message_id, i.reference "
         "FROM outbox o LEFT JOIN intakes i ON i.id = o.intake_id "
         "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id",
         (iso(now),),
@@ -106,10 +106,15 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     report.deferred.append(outbox_id)
                     log.info("%s waits until %s (hourly reply limit)", label, iso(until))
                     continue
-            raw = store.query("SELECT raw FROM outbox WHERE id = ?", (outbox_id,))[0][0]
+            # Still pending (a purge may have cancelled it since the round began)?
+            found = store.query("SELECT raw FROM outbox WHERE id = ? AND status = 'pending'",
+                                (outbox_id,))
+            if not found or not found[0][0]:
+                continue
+            raw = bytes(found[0][0])
             connected = True
             try:
-                refused = sender.send(bytes(raw), mail_from, recipients) or {}
+                refused = sender.send(raw, mail_from, recipients) or {}
             except ServerDown as err:
                 _retry(store, row, err, now, server_down=True)
                 report.retrying.append(outbox_id)
@@ -122,10 +127,13 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     # Some refused for good, the rest for now: hold those, retry these.
                     remaining = [a for a in recipients if a not in permanent]
                     with store.transaction():
-                        report.held.append(_split_off(store, row, err.refused, permanent, now,
-                                                      keep=remaining))
+                        report.held.append(_split_off(store, row, raw, err.refused, permanent,
+                                                      now, keep=remaining))
                     log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
                                 _code(err) or "refused")
+                    rest = {a: v for a, v in err.refused.items() if a not in permanent}
+                    err = SendError("recipient refused: " + "; ".join(
+                        f"{code} {text}" for code, text in rest.values()), refused=rest)
                 if err.permanent:
                     _hold(store, row, err, now)
                     report.held.append(outbox_id)
@@ -139,7 +147,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 continue
             crashpoint("sent")
             taken = [a for a in recipients if a not in refused]
-            later = _sent(store, row, now, taken, refused)
+            later = _sent(store, row, raw, now, taken, refused)
             report.sent.append(outbox_id)
             for address in taken:
                 recent.setdefault(address, []).append(now)
@@ -161,8 +169,8 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
 # -- outcomes, each committed on its own ----------------------------------------
 
 
-def _sent(store: Store, row: Any, now: datetime, taken: list[str], refused: Refused
-          ) -> dict[str, list[int]]:
+def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
+          refused: Refused) -> dict[str, list[int]]:
     """Mark the row sent; the recipients who refused it get copies, in the same commit."""
     values: dict[str, Any] = {"status": "sent", "sent_at": now,
                               "attempts": row["attempts"] + 1, "last_error": None}
@@ -174,7 +182,7 @@ def _sent(store: Store, row: Any, now: datetime, taken: list[str], refused: Refu
             temporary = [address for address in refused if address not in permanent]
             for addresses, outcome in ((permanent, "held"), (temporary, "retrying")):
                 if addresses:
-                    later[outcome].append(_split_off(store, row, refused, addresses, now))
+                    later[outcome].append(_split_off(store, row, raw, refused, addresses, now))
         store.update("outbox", row["id"], values)
         store.audit("sent", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
                     kind=row["kind"], **({"refused": len(refused)} if refused else {}))
@@ -189,19 +197,17 @@ def _permanently_refused(refused: Refused) -> list[str]:
     return [address for address, (code, _) in refused.items() if code >= 500]
 
 
-def _split_off(store: Store, row: Any, refused: Refused, addresses: list[str], now: datetime,
-               *, keep: list[str] | None = None) -> int:
+def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, addresses: list[str],
+               now: datetime, *, keep: list[str] | None = None) -> int:
     """A copy of the row for `addresses`, inside the caller's transaction: held when
     all refused for good, else due again after a backoff. `keep`: what the row itself
     is left addressed to."""
     held = all(refused[a][0] >= 500 for a in addresses)
     detail = "; ".join(f"{refused[a][0]} {refused[a][1]}" for a in addresses)
     err = SendError(f"recipient refused: {detail}", permanent=held)
-    raw, message_id = store.conn.execute(
-        "SELECT raw, message_id FROM outbox WHERE id = ?", (row["id"],)).fetchone()
     copy_id = store.insert("outbox", {
         "intake_id": row["intake_id"], "kind": row["kind"], "recipients": addresses,
-        "message_id": message_id, "raw": raw,
+        "message_id": row["message_id"], "raw": raw,
         "status": "held" if held else "pending", "attempts": 1,
         "next_attempt_at": now if held else now + backoff(1),
         "created_at": now, "last_error": str(err)[:500],

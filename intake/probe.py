@@ -94,7 +94,7 @@ def _check_mailbox(settings: Settings, provider: TokenProvider | None) -> tuple[
     else:
         who = (s.address or s.username) if s.auth == "oauth2" else s.username
         where, how = f"{s.host}:{s.port} {s.security}", f", {s.auth} as {who}"
-    box = open_mailbox(s, provider)
+    box = open_mailbox(s, provider, readonly=True)  # a check changes nothing, not even \Recent
     try:
         box.connect()
         counts = []

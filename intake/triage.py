@@ -83,18 +83,22 @@ def held_kinds(store: Store) -> dict[int, set[str]]:
 
 
 def undelivered(store: Store, now: datetime) -> list[str]:
-    """One line per message refused for good lately: kind, reference, the server's code.
-    Addresses stay out: `intake show` has them."""
+    """One line per message the mail server refused for good in the last days, or has
+    been turning away for over a day: kind, reference, the server's code. Addresses
+    stay out: `intake show` has them."""
     lines = []
     for row in store.query(
-        "SELECT o.id, o.kind, o.last_error, i.reference FROM outbox o "
+        "SELECT o.id, o.kind, o.status, o.last_error, i.reference FROM outbox o "
         "LEFT JOIN intakes i ON i.id = o.intake_id "
-        "WHERE o.status = 'held' AND o.created_at >= ? ORDER BY o.id",
-        (iso(now - timedelta(days=UNDELIVERED_DAYS)),),
+        "WHERE (o.status = 'held' AND EXISTS (SELECT 1 FROM audit a WHERE a.event = 'held' "
+        "AND json_extract(a.detail, '$.outbox_id') = o.id AND a.at >= ?)) "
+        "OR (o.status = 'pending' AND o.attempts > 0 AND o.created_at < ?) ORDER BY o.id",
+        (iso(now - timedelta(days=UNDELIVERED_DAYS)), iso(now - timedelta(days=1))),
     ):
         code = next((word for word in str(row["last_error"] or "").split()
                      if len(word) == 3 and word.isdigit()), "refused")
-        lines.append(f"{row['kind']} {row['reference'] or f'(outbox {row[0]})'}: {code}")
+        still = ", still retrying" if row["status"] == "pending" else ""
+        lines.append(f"{row['kind']} {row['reference'] or f'(outbox {row[0]})'}: {code}{still}")
     return lines
 
 

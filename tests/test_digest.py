@@ -25,7 +25,7 @@ from intake.digest import (
 )
 from intake.settings_types import Settings
 from intake.store import Store
-from intake.triage import close_intake
+from intake.triage import close_intake, undelivered
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 DAY = date(2026, 11, 20)
@@ -260,6 +260,23 @@ def test_digest_command_leaves_sending_to_a_running_worker(store: Store, setting
     rows = store.query("SELECT status FROM outbox WHERE kind = 'digest'")
     assert [row[0] for row in rows] == ["pending"]
     assert store.query("SELECT day FROM digests")[0][0] == "2026-11-20"
+
+
+def test_digest_command_exits_1_when_one_manager_address_is_refused(
+        store: Store, settings: Settings, composer, smtp_server) -> None:
+    """The digest reached one of its two addresses: the command says the other did
+    not (exit 1) and the refused copy is listed for a person."""
+    two = dataclasses.replace(
+        settings, smtp=smtp_server.settings(),
+        digest=dataclasses.replace(settings.digest, to=("prevent.manager@lewisham.gov.uk",
+                                                        "deputy@lewisham.gov.uk")))
+    smtp_server.refuse("deputy@lewisham.gov.uk")
+    assert send_digest_command(store, two, day=DAY, dry_run=False, now=NOW,
+                               out=io.StringIO()) == 1
+    assert [m.rcpt_tos for m in smtp_server.received] == [("prevent.manager@lewisham.gov.uk",)]
+    rows = store.query("SELECT status FROM outbox WHERE kind = 'digest' ORDER BY id")
+    assert [row[0] for row in rows] == ["sent", "held"]
+    assert undelivered(store, NOW) == ["digest (outbox 2): 550"]
 
 
 def test_digest_command_exits_1_when_the_server_is_down(store: Store, settings: Settings,

@@ -198,6 +198,29 @@ def test_a_refused_alert_is_shown_in_triage_show_and_the_digest(tmp_path, smtp_s
     store.close()
 
 
+def test_refusals_are_listed_by_when_they_happened_and_long_retries_too(tmp_path,
+                                                                         smtp_server):
+    """A message turned away (450) for over a day is listed as still retrying; when at
+    last refused for good (550), it is listed for a week from then, not from its queuing."""
+    store, settings, _, alert_id = two_address_alert(tmp_path, smtp_server)
+    smtp_server.put_off("duty@mash.example")
+    smtp_server.put_off("manager@mash.example")
+    sender = SmtpSender(settings.smtp)
+    deliver_due(store, sender, settings, T0)
+    assert undelivered(store, T0 + timedelta(hours=2)) == []
+    deliver_due(store, sender, settings, T0 + timedelta(days=2))
+    assert undelivered(store, T0 + timedelta(days=2)) == \
+        ["alert PRV-2026-00007: 450, still retrying"]
+
+    smtp_server.refuse("duty@mash.example")
+    smtp_server.refuse("manager@mash.example")
+    deliver_due(store, sender, settings, T0 + timedelta(days=9))
+    assert outbox(store)[0]["status"] == "held" and outbox(store)[0]["id"] == alert_id
+    assert undelivered(store, T0 + timedelta(days=10)) == ["alert PRV-2026-00007: 550"]
+    assert undelivered(store, T0 + timedelta(days=17)) == []
+    store.close()
+
+
 def test_alert_put_off_for_one_address_reaches_it_later_once(tmp_path, smtp_server):
     store, settings, _, alert_id = two_address_alert(tmp_path, smtp_server)
     smtp_server.put_off("manager@mash.example")
@@ -230,6 +253,7 @@ def test_one_refused_and_one_put_off_holds_one_and_retries_the_other(tmp_path, s
     assert report.retrying == [alert_id] and report.held == [held["id"]]
     assert json.loads(retrying["recipients"]) == ["manager@mash.example"]
     assert retrying["status"] == "pending" and retrying["attempts"] == 1
+    assert "450" in retrying["last_error"] and "550" not in retrying["last_error"]
     assert json.loads(held["recipients"]) == ["duty@mash.example"] and held["status"] == "held"
     smtp_server.put_off("manager@mash.example", until_further_notice=False)
 
