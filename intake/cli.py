@@ -54,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate settings and reach both servers")
 
     close = commands.add_parser("close", help="close an intake (a MASH worker's decision)")
-    close.add_argument("reference")
+    close.add_argument("reference", nargs="?")
     close.add_argument("--reason", required=True)
+    close.add_argument("--received-before", type=_date, metavar="DATE",
+                       help="instead of one reference: every open intake received before "
+                            "this local day (history dealt with before going live)")
 
     purge = commands.add_parser("purge", help="erase personal data of long-closed intakes")
     purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
@@ -153,10 +156,19 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _close(settings: Settings, args: argparse.Namespace) -> int:
-    from .triage import close_intake
+    from .triage import close_intake, close_received_before
 
+    if (args.reference is None) == (args.received_before is None):
+        print("intake: close: give a REFERENCE or --received-before DATE (one of them)",
+              file=sys.stderr)
+        return EXIT_SETTINGS
     store = _open_store(settings)
     try:
+        if args.received_before is not None:
+            closed = close_received_before(store, settings, args.received_before, args.reason,
+                                           utcnow())
+            print(f"{len(closed)} intake{'s' if len(closed) != 1 else ''} closed")
+            return EXIT_OK
         if not close_intake(store, args.reference, args.reason, utcnow()):
             print(f"intake: no open intake {args.reference}", file=sys.stderr)
             return EXIT_SETTINGS

@@ -272,6 +272,21 @@ def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
 # -- closing -----------------------------------------------------------------
 
 
+def close_received_before(store: Store, settings: Settings, day: date, reason: str,
+                          now: datetime) -> list[str]:
+    """Close every open intake received before `day` (local): one commit, each audited."""
+    start = iso(day_bounds(day, settings.digest.timezone)[0])
+    with store.transaction():
+        rows = store.query("SELECT id, reference, status FROM intakes "
+                           "WHERE closed_at IS NULL AND received_at < ? ORDER BY id", (start,))
+        for row in rows:
+            store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
+                                                "updated_at": now})
+            store.audit("closed", intake_id=row["id"], at=now, status=row["status"],
+                        received_before=day.isoformat())
+    return [row["reference"] for row in rows]
+
+
 def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bool:
     """Close an open intake (any status). False when there is none, or it is already closed."""
     with store.transaction():

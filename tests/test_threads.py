@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -149,6 +150,22 @@ def test_a_form_after_the_intake_was_closed_opens_a_new_one(service, capsys):
     assert len(intakes) == 2
     closed = next(row for row in intakes if row["reference"] == first["reference"])
     assert closed["status"] == "incomplete"  # untouched
+
+
+def test_close_received_before_from_the_command_line(service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    config = ["--config", str(service.config)]
+    assert main([*config, "close", "--reason", "x"]) == 2
+    assert main([*config, "close", "PRV-2026-00001", "--received-before", "2026-01-01",
+                 "--reason", "x"]) == 2
+    assert "one of them" in capsys.readouterr().err
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    assert main([*config, "close", "--received-before", later,
+                 "--reason", "dealt with before going live"]) == 0
+    assert capsys.readouterr().out == "1 intake closed\n"
+    assert main([*config, "triage"]) == 0
+    assert capsys.readouterr().out.startswith("No open intakes.")
 
 
 def test_a_reply_from_the_police_is_a_note_and_gets_no_reply(service, capsys):

@@ -11,7 +11,13 @@ from storefill import add_intake, make_settings
 
 from intake.settings_types import Settings
 from intake.store import Store
-from intake.triage import close_intake, render_show, render_triage, triage_rows
+from intake.triage import (
+    close_intake,
+    close_received_before,
+    render_show,
+    render_triage,
+    triage_rows,
+)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -128,6 +134,24 @@ def test_show_prints_everything_with_the_audit_trail(store: Store, settings: Set
     assert [line.split()[3] for line in audit.strip().splitlines()] == ["received", "checked",
                                                                          "closed"]
     assert render_show(store, settings, "PRV-2026-99999") is None
+
+
+def test_close_received_before_a_local_day_closes_the_history(store: Store,
+                                                               settings: Settings) -> None:
+    # 23:30 UTC on 30 June is 00:30 on 1 July in London: not before 1 July.
+    june = add_intake(store, "2026-06-30T22:30:00+00:00", status="incomplete")
+    july = add_intake(store, "2026-06-30T23:30:00+00:00", status="manual_review")
+    done = add_intake(store, "2026-06-01T09:00:00+00:00", status="complete")
+    already = add_intake(store, "2026-05-01T09:00:00+00:00", status="incomplete")
+    assert close_intake(store, already["reference"], "earlier", NOW)
+
+    closed = close_received_before(store, settings, date(2026, 7, 1), "before go-live", NOW)
+
+    assert closed == [june["reference"], done["reference"]]
+    assert refs(triage_rows(store, settings, now=NOW)) == [july["reference"]]
+    assert (store.intake(already["reference"]) or {})["close_reason"] == "earlier"
+    assert (store.intake(june["reference"]) or {})["close_reason"] == "before go-live"
+    assert [e["event"] for e in store.audit_trail(june["id"])].count("closed") == 1
 
 
 def test_close_only_once(store: Store, settings: Settings) -> None:
