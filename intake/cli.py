@@ -10,13 +10,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .clock import utcnow
 from .errors import OperationError, SettingsError
 from .settings import load_settings
 from .settings_types import Settings
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger("intake")
 
@@ -120,33 +126,33 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return worker.run()
 
 
-def _open_store(settings: Settings):
+@contextmanager
+def _open_store(settings: Settings) -> Iterator[Store]:
+    """The store for one command, closed when it is done."""
     from .store import Store
 
-    return Store(settings.store_path)
+    store = Store(settings.store_path)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from .export import export
 
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         export(store, sys.stdout, args.format, since=args.since,
                timezone=settings.digest.timezone)
-    finally:
-        store.close()
     return EXIT_OK
 
 
 def _digest(settings: Settings, args: argparse.Namespace) -> int:
     from .digest import send_digest_command
 
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         return send_digest_command(store, settings, day=args.date, dry_run=args.dry_run,
                                    now=utcnow(), out=sys.stdout)
-    finally:
-        store.close()
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -162,8 +168,7 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
         print("intake: close: give a REFERENCE or --received-before DATE (one of them)",
               file=sys.stderr)
         return EXIT_SETTINGS
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         if args.received_before is not None:
             closed = close_received_before(store, settings, args.received_before, args.reason,
                                            utcnow())
@@ -173,8 +178,6 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
             print(f"intake: no open intake {args.reference}", file=sys.stderr)
             return EXIT_SETTINGS
         print(f"{args.reference.upper()} closed")
-    finally:
-        store.close()
     return EXIT_OK
 
 
@@ -184,37 +187,28 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     if args.older_than < 0:
         print("purge: --older-than must be 0 or more", file=sys.stderr)
         return EXIT_SETTINGS
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         report = purge(store, args.older_than, now=utcnow())
         print(report)
-    finally:
-        store.close()
     return EXIT_OK
 
 
 def _triage(settings: Settings, args: argparse.Namespace) -> int:
     from .triage import render_triage, triage_rows, undelivered
 
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         now = utcnow()
         rows = triage_rows(store, settings, status=args.status, priority=args.priority,
                            since=args.since, until=args.until, now=now)
         print(render_triage(rows, now=now, refused=undelivered(store, now)))
-    finally:
-        store.close()
     return EXIT_OK
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     from .triage import render_show
 
-    store = _open_store(settings)
-    try:
+    with _open_store(settings) as store:
         text = render_show(store, settings, args.reference)
-    finally:
-        store.close()
     if text is None:
         print(f"intake: no intake {args.reference}", file=sys.stderr)
         return EXIT_SETTINGS
