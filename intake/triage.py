@@ -280,10 +280,7 @@ def close_received_before(store: Store, settings: Settings, day: date, reason: s
         rows = store.query("SELECT id, reference, status FROM intakes "
                            "WHERE closed_at IS NULL AND received_at < ? ORDER BY id", (start,))
         for row in rows:
-            store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
-                                                "updated_at": now})
-            store.audit("closed", intake_id=row["id"], at=now, status=row["status"],
-                        received_before=day.isoformat())
+            _close(store, row, reason, now, received_before=day.isoformat())
     return [row["reference"] for row in rows]
 
 
@@ -296,8 +293,12 @@ def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bo
         )
         if not rows:
             return False
-        intake_id, status = rows[0]["id"], rows[0]["status"]
-        store.update("intakes", intake_id, {"closed_at": now, "close_reason": reason.strip(),
-                                            "updated_at": now})
-        store.audit("closed", intake_id=intake_id, at=now, status=status)
+        _close(store, rows[0], reason, now)
     return True
+
+
+def _close(store: Store, row: Any, reason: str, now: datetime, **detail: Any) -> None:
+    """Inside the caller's transaction: the intake closed, and the audit saying so."""
+    store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
+                                        "updated_at": now})
+    store.audit("closed", intake_id=row["id"], at=now, status=row["status"], **detail)
