@@ -130,20 +130,20 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                         report.held.append(_split_off(store, row, raw, err.refused, permanent,
                                                       now, keep=remaining))
                     log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
-                                _code(err) or "refused")
+                                smtp_code(err) or "refused")
                     rest = {a: v for a, v in err.refused.items() if a not in permanent}
                     err = SendError("recipient refused: " + "; ".join(
                         f"{code} {text}" for code, text in rest.values()), refused=rest)
                 if err.permanent:
                     _hold(store, row, err, now)
                     report.held.append(outbox_id)
-                    log.warning("%s held: %s", label, _code(err) or "refused")
+                    log.warning("%s held: %s", label, smtp_code(err) or "refused")
                 else:
                     _retry(store, row, err, now, server_down=False)
                     report.retrying.append(outbox_id)
                     # The server's text may quote the address: log its code only.
                     log.warning("%s not sent: %s; retrying later", label,
-                                _code(err) or "temporary failure")
+                                smtp_code(err) or "temporary failure")
                 continue
             crashpoint("sent")
             taken = [a for a in recipients if a not in refused]
@@ -216,7 +216,7 @@ def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, addresses: 
         store.update("outbox", row["id"], {"recipients": keep})
     store.audit("split", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
                 copy_id=copy_id, kind=row["kind"], recipients=len(addresses),
-                code=_code(err))
+                code=smtp_code(err))
     if held:
         _held_effects(store, row, copy_id, err, now)
     return copy_id
@@ -248,7 +248,7 @@ def _retry(store: Store, row: Any, err: SendError, now: datetime, *, server_down
         store.update("outbox", row["id"], {"attempts": attempts, "next_attempt_at": until,
                                            "last_error": str(err)[:500]})
         store.audit("send-failed", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"], attempts=attempts, code=_code(err),
+                    kind=row["kind"], attempts=attempts, code=smtp_code(err),
                     server_down=server_down, retry_at=iso(until))
 
 
@@ -262,7 +262,7 @@ def _hold(store: Store, row: Any, err: SendError, now: datetime) -> None:
 def _held_effects(store: Store, row: Any, outbox_id: int, err: SendError,
                   now: datetime) -> None:
     store.audit("held", intake_id=row["intake_id"], at=now, outbox_id=outbox_id,
-                kind=row["kind"], code=_code(err))
+                kind=row["kind"], code=smtp_code(err))
     if row["intake_id"] is not None and row["kind"] in REPLY_KINDS:
         # The referrer's address was refused: as a bounce, it stops the reminders.
         store.update("intakes", row["intake_id"], {"bounced": 1, "updated_at": now})
@@ -312,6 +312,7 @@ def _recipients(column: str) -> list[str]:
     return [value] if isinstance(value, str) else [str(a) for a in value]
 
 
-def _code(err: BaseException) -> str | None:
-    found = _CODE.search(str(err))
+def smtp_code(text: object) -> str | None:
+    """The first SMTP reply code (4xx or 5xx) in an error or its recorded text."""
+    found = _CODE.search(str(text))
     return found.group(1) if found else None

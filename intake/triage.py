@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import day_bounds, iso, local_day, parse_iso
 from .errors import SettingsError
+from .outbox import smtp_code
 from .rules import load_rules
 from .settings_types import Settings
 from .store import Store, decode_row
@@ -95,8 +96,7 @@ def undelivered(store: Store, now: datetime) -> list[str]:
         "OR (o.status = 'pending' AND o.attempts > 0 AND o.created_at < ?) ORDER BY o.id",
         (iso(now - timedelta(days=UNDELIVERED_DAYS)), iso(now - timedelta(days=1))),
     ):
-        code = next((word for word in str(row["last_error"] or "").split()
-                     if len(word) == 3 and word.isdigit()), "refused")
+        code = smtp_code(row["last_error"] or "") or "refused"
         still = ", still retrying" if row["status"] == "pending" else ""
         lines.append(f"{row['kind']} {row['reference'] or f'(outbox {row[0]})'}: {code}{still}")
     return lines
