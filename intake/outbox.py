@@ -22,7 +22,7 @@ from typing import Any
 from .clock import iso, parse_iso
 from .crashpoints import crashpoint
 from .errors import SendError
-from .send import Refused, Sender, ServerDown
+from .send import Refused, Sender, ServerDown, refusal
 from .settings_types import Settings
 from .store import Store
 
@@ -122,18 +122,15 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 log.warning("%s not sent: %s; the outbox waits", label, err)
                 break
             except SendError as err:
-                permanent = _permanently_refused(err.refused)
-                if permanent and not err.permanent:
+                permanent, temporary = _by_kind(err.refused)
+                if permanent and temporary:
                     # Some refused for good, the rest for now: hold those, retry these.
-                    remaining = [a for a in recipients if a not in permanent]
                     with store.transaction():
-                        report.held.append(_split_off(store, row, raw, err.refused, permanent,
-                                                      now, keep=remaining))
+                        report.held.append(_split_off(store, row, raw, permanent, now,
+                                                      keep=list(temporary)))
                     log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
                                 smtp_code(err) or "refused")
-                    rest = {a: v for a, v in err.refused.items() if a not in permanent}
-                    err = SendError("recipient refused: " + "; ".join(
-                        f"{code} {text}" for code, text in rest.values()), refused=rest)
+                    err = refusal(temporary)
                 if err.permanent:
                     _hold(store, row, err, now)
                     report.held.append(outbox_id)
@@ -178,11 +175,10 @@ def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
     with store.transaction():
         if refused:  # the row records who got it
             values["recipients"] = taken
-            permanent = _permanently_refused(refused)
-            temporary = [address for address in refused if address not in permanent]
-            for addresses, outcome in ((permanent, "held"), (temporary, "retrying")):
-                if addresses:
-                    later[outcome].append(_split_off(store, row, raw, refused, addresses, now))
+            permanent, temporary = _by_kind(refused)
+            for part, outcome in ((permanent, "held"), (temporary, "retrying")):
+                if part:
+                    later[outcome].append(_split_off(store, row, raw, part, now))
         store.update("outbox", row["id"], values)
         store.audit("sent", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
                     kind=row["kind"], **({"refused": len(refused)} if refused else {}))
@@ -193,20 +189,21 @@ def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
 # and each refusal becomes a row of its own, held (5xx) or retrying (4xx).
 
 
-def _permanently_refused(refused: Refused) -> list[str]:
-    return [address for address, (code, _) in refused.items() if code >= 500]
+def _by_kind(refused: Refused) -> tuple[Refused, Refused]:
+    """The refusals for good (5xx), then those for now (4xx)."""
+    permanent = {a: reply for a, reply in refused.items() if reply[0] >= 500}
+    return permanent, {a: reply for a, reply in refused.items() if a not in permanent}
 
 
-def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, addresses: list[str],
-               now: datetime, *, keep: list[str] | None = None) -> int:
-    """A copy of the row for `addresses`, inside the caller's transaction: held when
-    all refused for good, else due again after a backoff. `keep`: what the row itself
-    is left addressed to."""
-    held = all(refused[a][0] >= 500 for a in addresses)
-    detail = "; ".join(f"{refused[a][0]} {refused[a][1]}" for a in addresses)
-    err = SendError(f"recipient refused: {detail}", permanent=held)
+def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, now: datetime, *,
+               keep: list[str] | None = None) -> int:
+    """A copy of the row for the `refused` recipients, inside the caller's transaction:
+    held when all refused it for good, else due again after a backoff. `keep`: what
+    the row itself is left addressed to."""
+    err = refusal(refused)
+    held = err.permanent
     copy_id = store.insert("outbox", {
-        "intake_id": row["intake_id"], "kind": row["kind"], "recipients": addresses,
+        "intake_id": row["intake_id"], "kind": row["kind"], "recipients": list(refused),
         "message_id": row["message_id"], "raw": raw,
         "status": "held" if held else "pending", "attempts": 1,
         "next_attempt_at": now if held else now + backoff(1),
@@ -215,7 +212,7 @@ def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, addresses: 
     if keep is not None:
         store.update("outbox", row["id"], {"recipients": keep})
     store.audit("split", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                copy_id=copy_id, kind=row["kind"], recipients=len(addresses),
+                copy_id=copy_id, kind=row["kind"], recipients=len(refused),
                 code=smtp_code(err))
     if held:
         _held_effects(store, row, copy_id, err, now)

@@ -177,10 +177,7 @@ class SmtpSender:
                     refused[rcpt] = (code, _text(reply))
             if len(refused) == len(recipients):  # nobody to send to
                 _reset(conn)
-                permanent = all(code >= 500 for code, _ in refused.values())
-                detail = "; ".join(f"{code} {reply}" for code, reply in refused.values())
-                raise SendError(f"recipient refused: {detail}", permanent=permanent,
-                                refused=refused)
+                raise refusal(refused)
             before_data = False
             code, reply = conn.data(raw)
             if code == 421:
@@ -205,6 +202,13 @@ class SmtpSender:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         _quietly_close(conn)
+
+
+def refusal(refused: Refused) -> SendError:
+    """The error for these refused recipients: permanent when every refusal was a 5xx."""
+    detail = "; ".join(f"{code} {text}" for code, text in refused.values())
+    return SendError(f"recipient refused: {detail}",
+                     permanent=all(code >= 500 for code, _ in refused.values()), refused=refused)
 
 
 def _xoauth2(sasl: str) -> Callable[..., str]:
