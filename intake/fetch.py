@@ -10,7 +10,6 @@ it (style.md item 5). Log lines name the folder and UID, nothing from the mail.
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -360,51 +359,3 @@ def _quietly(action: Callable[[], object]) -> None:
         action()
     except (TimeoutError, imap_errors.IMAPClientError, OSError):
         pass
-
-
-# -- reconnecting ------------------------------------------------------------
-
-
-def backoff_delays(
-    first: float = 1.0,
-    cap: float = 300.0,
-    factor: float = 2.0,
-    rng: Callable[[], float] = random.random,
-) -> Iterator[float]:
-    """Endless delays: exponential up to `cap`, each with jitter (half to full),
-    so many workers do not hammer a server coming back at the same moment."""
-    delay = first
-    while True:
-        yield delay * (0.5 + 0.5 * rng())
-        delay = min(cap, delay * factor)
-
-
-def reconnecting(
-    mailbox: Mailbox,
-    *,
-    attempts: int | None = None,
-    delays: Iterator[float] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> bool:
-    """Close and connect again until it works: True when connected, False when
-    should_stop() said to give up. A refused sign-in is raised at once
-    (retrying a wrong password can lock the account); after `attempts` failed
-    tries the last MailboxError is raised."""
-    delays = delays if delays is not None else backoff_delays()
-    tries = 0
-    while not should_stop():
-        mailbox.close()
-        try:
-            mailbox.connect()
-            return True
-        except LoginError:
-            raise
-        except MailboxError as err:
-            tries += 1
-            if attempts is not None and tries >= attempts:
-                raise
-            wait = next(delays)
-            log.warning("mailbox: %s; trying again in %.1f s", err, wait)
-            sleep(wait)
-    return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -11,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from intake.errors import LoginError, MailboxError, SettingsError
-from intake.fetch import ImapMailbox, backoff_delays, reconnecting
-from intake.settings_types import MailboxSettings, Secret
+from intake.fetch import ImapMailbox
+from intake.settings_types import MailboxSettings
 
 
 def message(n: int, body: bytes = b"Please find the referral form attached.\r\n") -> bytes:
@@ -275,35 +274,6 @@ def test_after_a_server_restart_a_new_connect_works(dovecot, imap):
         imap.uids_after("INBOX", 0)
     imap.connect()
     assert [m.data for m in imap.fetch("INBOX", imap.uids_after("INBOX", 0))] == [message(1)]
-
-
-def test_reconnecting_waits_out_a_server_restart(dovecot, imap):
-    dovecot.stop()
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        if len(sleeps) == 2:
-            dovecot.start()
-
-    assert reconnecting(imap, delays=iter([1.0, 2.0, 4.0]), sleep=sleep)
-    assert sleeps == [1.0, 2.0]
-    assert imap.uids_after("INBOX", 0) == []
-
-
-def test_reconnecting_gives_up_at_once_on_a_refused_login(dovecot):
-    box = ImapMailbox(dovecot.settings(password=Secret()))  # an empty password
-    with pytest.raises(LoginError):
-        reconnecting(box, sleep=lambda _: pytest.fail("must not retry a refused login"))
-
-
-def test_backoff_grows_to_the_cap_with_jitter():
-    top = list(itertools.islice(backoff_delays(first=1, cap=10, rng=lambda: 1.0), 8))
-    assert top == [1, 2, 4, 8, 10, 10, 10, 10]
-    low = list(itertools.islice(backoff_delays(first=1, cap=10, rng=lambda: 0.0), 4))
-    assert low == [0.5, 1, 2, 4]
-    some = list(itertools.islice(backoff_delays(first=1, cap=10), 50))
-    assert all(0.5 <= d <= 10 for d in some) and len(set(some)) > 10
 
 
 # -- IDLE ----------------------------------------------------------------------
