@@ -12,9 +12,8 @@ import logging
 from dataclasses import replace
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
 from harness import intake
-from mail import referral_email
+from oauth_servers import leaked, write_oauth_settings
 
 from intake.errors import LoginError
 from intake.fetch import ImapMailbox
@@ -37,11 +36,6 @@ MESSAGE = b"From: a@school.example\r\nTo: prevent@example.org\r\nSubject: hello\
 
 def provider(oauth_app, **kwargs) -> ClientCredentialsTokenProvider:
     return ClientCredentialsTokenProvider.from_settings(oauth_app.settings(**kwargs))
-
-
-def leaked(text: str, identity, app) -> list[str]:
-    """Any token issued to the app, or its secret, found in text."""
-    return [value for value in [app.secret, *identity.issued(app)] if value in text]
 
 
 # -- the providers -------------------------------------------------------------------
@@ -274,7 +268,7 @@ def test_a_token_for_another_mailbox_is_refused_after_one_retry(oauth_app, ident
 def test_smtp_sends_over_xoauth2_and_replaces_a_revoked_token(
     oauth_app, identity, oauth_smtp, tmp_path
 ):
-    settings = load_settings(_write(tmp_path, oauth_app, oauth_smtp))
+    settings = load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
     tokens = token_provider_for(settings)
     sender = open_sender(settings, tokens)
     try:
@@ -287,59 +281,6 @@ def test_smtp_sends_over_xoauth2_and_replaces_a_revoked_token(
     assert [m.auth_user for m in oauth_smtp.received] == [oauth_app.account.user] * 2
     assert [ok for _, ok in oauth_smtp.handler.oauth_attempts] == [True, False, True]
     assert identity.token_posts(oauth_app.app) == 2
-
-
-# -- the worker over OAuth2 -------------------------------------------------------------------
-
-
-def _write(tmp_path, oauth_app, smtp):
-    from oauth_servers import write_oauth_settings
-
-    return write_oauth_settings(tmp_path, oauth_app, smtp)
-
-
-def _referral(number: int) -> bytes:
-    return referral_email([make_form("docx", SAMPLE_VALUES)],
-                          message_id=f"<oauth-{number}@school.example.org>")
-
-
-def test_run_once_reads_and_acknowledges_over_oauth2(oauth_app, identity, oauth_smtp, tmp_path):
-    oauth_app.account.append(_referral(1))
-    config = _write(tmp_path, oauth_app, oauth_smtp)
-    done = intake(config, "--verbose", "run", "--once")
-    assert done.returncode == 0, done.stderr
-    acks = [m for m in oauth_smtp.received if m.rcpt_tos == ("jo.teacher@school.example.org",)]
-    assert len(acks) == 1
-    assert {m.auth_user for m in oauth_smtp.received} == {oauth_app.account.user}
-    [stored] = oauth_app.account.messages()
-    assert "$PreventIntake" in stored.flags and "\\Seen" not in stored.flags
-    assert not leaked(done.stderr + done.stdout, identity, oauth_app.app)
-
-
-def test_worker_goes_on_after_its_token_is_revoked(oauth_app, identity, oauth_smtp, tmp_path):
-    from intake.worker import Worker
-
-    settings = load_settings(_write(tmp_path, oauth_app, oauth_smtp))
-    tokens = token_provider_for(settings)
-    oauth_app.account.append(_referral(1))
-    assert Worker(settings, once=True, token_provider=tokens).run() == 0
-    identity.revoke(oauth_app.app)  # e.g. the hour is up on the server's clock
-    oauth_app.account.append(_referral(2))
-    assert Worker(settings, once=True, token_provider=tokens).run() == 0
-    assert identity.token_posts(oauth_app.app) == 2
-    referrer = ("jo.teacher@school.example.org",)
-    assert len([m for m in oauth_smtp.received if m.rcpt_tos == referrer]) == 2
-
-
-def test_run_with_a_wrong_secret_exits_1_with_one_line(oauth_app, identity, oauth_smtp, tmp_path):
-    oauth_app.account.append(_referral(1))
-    config = _write(tmp_path, oauth_app, oauth_smtp)
-    done = intake(config, "run", "--once", env={oauth_app.secret_env: "a-wrong-secret"})
-    assert done.returncode == 1
-    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "intake:" in line]
-    assert len(errors) == 1 and "the client secret is wrong or expired" in errors[0]
-    assert "a-wrong-secret" not in done.stderr
-    assert oauth_smtp.received == []
 
 
 def test_no_token_or_secret_in_debug_logs(oauth_app, identity, oauth_smtp, msal_http, caplog):
