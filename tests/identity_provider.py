@@ -178,6 +178,11 @@ class IdentityServer:
         return {"active": True, "username": mailbox} if mailbox else {"active": False}
 
 
+def leaked(text: str, identity: IdentityServer, app: App) -> list[str]:
+    """Any token issued to the app, or its secret, found in text."""
+    return [value for value in [app.secret, *identity.issued(app)] if value in text]
+
+
 def _aad(error: str, description: str, code: int) -> dict[str, Any]:
     """An error answer as Entra ID writes it: the first line, then trace lines."""
     return {

@@ -197,11 +197,6 @@ def msal_http(identity: IdentityServer) -> LoopbackHttpClient:
     return LoopbackHttpClient(identity.base_url)
 
 
-def leaked(text: str, identity: IdentityServer, app: App) -> list[str]:
-    """Any token issued to the app, or its secret, found in text."""
-    return [value for value in [app.secret, *identity.issued(app)] if value in text]
-
-
 def write_oauth_settings(directory: Path, oauth: OAuthApp, smtp: OAuthSmtpServer, *,
                          smtp_mode: str = "send") -> Path:
     """A settings file signing in to both servers with OAuth2 through `[oauth2] token_url`

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 from harness import intake
-from oauth_servers import leaked, write_oauth_settings
+from identity_provider import leaked
 
 from intake.errors import LoginError
 from intake.fetch import ImapMailbox
@@ -32,6 +32,14 @@ pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers
 
 MESSAGE = b"From: a@school.example\r\nTo: prevent@example.org\r\nSubject: hello\r\n\r\nHi\r\n"
+
+
+def _write(tmp_path, oauth_app, smtp):
+    # Imported late: a module imported before pytest registers it as a plugin
+    # (pytest_plugins above) cannot have its asserts rewritten.
+    from oauth_servers import write_oauth_settings
+
+    return write_oauth_settings(tmp_path, oauth_app, smtp)
 
 
 def provider(oauth_app, **kwargs) -> ClientCredentialsTokenProvider:
@@ -149,9 +157,8 @@ to = ["b@example.org"]
 
 
 def test_each_bad_oauth2_key_is_one_line_and_exit_2(tmp_path, oauth_app, oauth_smtp):
-    from oauth_servers import write_oauth_settings
 
-    config = write_oauth_settings(tmp_path, oauth_app, oauth_smtp)
+    config = _write(tmp_path, oauth_app, oauth_smtp)
     text = config.read_text()
     oauth2 = text[text.index("[oauth2]"):text.index("[store]")]
     config.write_text(text.replace(oauth2, """[oauth2]
@@ -268,7 +275,7 @@ def test_a_token_for_another_mailbox_is_refused_after_one_retry(oauth_app, ident
 def test_smtp_sends_over_xoauth2_and_replaces_a_revoked_token(
     oauth_app, identity, oauth_smtp, tmp_path
 ):
-    settings = load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
+    settings = load_settings(_write(tmp_path, oauth_app, oauth_smtp))
     tokens = token_provider_for(settings)
     sender = open_sender(settings, tokens)
     try:

@@ -6,14 +6,22 @@ from __future__ import annotations
 import pytest
 from forms import SAMPLE_VALUES, make_form
 from harness import intake
+from identity_provider import leaked
 from mail import referral_email
-from oauth_servers import leaked, write_oauth_settings
 
 from intake.oauth2 import token_provider_for
 from intake.settings import load_settings
 
 pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers
+
+
+def _write(tmp_path, oauth_app, smtp):
+    # Imported late: a module imported before pytest registers it as a plugin
+    # (pytest_plugins above) cannot have its asserts rewritten.
+    from oauth_servers import write_oauth_settings
+
+    return write_oauth_settings(tmp_path, oauth_app, smtp)
 
 
 def _referral(number: int) -> bytes:
@@ -23,7 +31,7 @@ def _referral(number: int) -> bytes:
 
 def test_run_once_reads_and_acknowledges_over_oauth2(oauth_app, identity, oauth_smtp, tmp_path):
     oauth_app.account.append(_referral(1))
-    config = write_oauth_settings(tmp_path, oauth_app, oauth_smtp)
+    config = _write(tmp_path, oauth_app, oauth_smtp)
     done = intake(config, "--verbose", "run", "--once")
     assert done.returncode == 0, done.stderr
     acks = [m for m in oauth_smtp.received if m.rcpt_tos == ("jo.teacher@school.example.org",)]
@@ -37,7 +45,7 @@ def test_run_once_reads_and_acknowledges_over_oauth2(oauth_app, identity, oauth_
 def test_worker_goes_on_after_its_token_is_revoked(oauth_app, identity, oauth_smtp, tmp_path):
     from intake.worker import Worker
 
-    settings = load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
+    settings = load_settings(_write(tmp_path, oauth_app, oauth_smtp))
     tokens = token_provider_for(settings)
     oauth_app.account.append(_referral(1))
     assert Worker(settings, once=True, token_provider=tokens).run() == 0
@@ -51,7 +59,7 @@ def test_worker_goes_on_after_its_token_is_revoked(oauth_app, identity, oauth_sm
 
 def test_run_with_a_wrong_secret_exits_1_with_one_line(oauth_app, identity, oauth_smtp, tmp_path):
     oauth_app.account.append(_referral(1))
-    config = write_oauth_settings(tmp_path, oauth_app, oauth_smtp)
+    config = _write(tmp_path, oauth_app, oauth_smtp)
     done = intake(config, "run", "--once", env={oauth_app.secret_env: "a-wrong-secret"})
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "intake:" in line]
