@@ -132,6 +132,7 @@ def _open_store(settings: Settings) -> Iterator[Store]:
     from .store import Store
 
     store = Store(settings.store_path)
+    store.queue_mode = settings.smtp.mode
     try:
         yield store
     finally:

@@ -134,6 +134,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX outbox_message_id ON outbox(message_id);
         """,
     ),
+    (
+        # The [smtp] mode a message was queued in: one queued in a shadow trial is
+        # never sent by a later send-mode run (outbox.py). NULL (older rows): send.
+        "i12-outbox-queued-in",
+        "ALTER TABLE outbox ADD COLUMN queued_in TEXT;",
+    ),
 )
 
 

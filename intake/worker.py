@@ -69,6 +69,7 @@ class Worker:
         # Rules and every template must work before anything is taken (else exit 2).
         self.rules = load_rules_and_templates(settings)
         self.store = Store(settings.store_path)
+        self.store.queue_mode = settings.smtp.mode
         self.store.lock()
         self.composer = Composer(settings, settings.templates_dir)
         self.pool = ParserPool(rules=self.rules, rules_dir=settings.rules_dir,
