@@ -32,6 +32,7 @@ from .outbox import deliver_due
 from .pipeline import Pipeline
 from .preflight import load_rules_and_templates
 from .record import Recorded
+from .retry import retry_errors
 from .reminders import queue_due_reminders
 from .send import Sender, open_sender
 from .settings_types import Settings
@@ -92,6 +93,8 @@ class Worker:
     def run(self) -> int:
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
+            # What could not be processed before (`error`) is taken again first.
+            retry_errors(self.pipeline, utcnow())
             return self._loop()
         except Stop:
             log.info("stopped on SIGTERM")
