@@ -32,8 +32,8 @@ from .outbox import deliver_due
 from .pipeline import Pipeline
 from .preflight import load_rules_and_templates
 from .record import Recorded
-from .retry import retry_errors
 from .reminders import queue_due_reminders
+from .retry import retry_errors
 from .send import Sender, open_sender
 from .settings_types import Settings
 from .store import Store
