@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from .clock import day_bounds, iso, local_day
+from .clock import day_bounds, iso, local_day, parse_iso
 from .compose import Composer
 from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
@@ -249,15 +249,25 @@ def due_days(store: Store, settings: Settings, *, now: datetime) -> list[date]:
         "AND json_extract(detail, '$.by') = 'worker' AND json_extract(detail, '$.day') <= ?",
         (last_due.isoformat(),),
     )[0]
-    # A first run is not a break: it owes nothing from before the day before.
+    # A first run is not a break: it owes nothing from before the day before, and
+    # nothing from before the store existed (a day the service was not there).
     first = local_now.date() - timedelta(days=1)
     day = date.fromisoformat(anchor) + timedelta(days=1) if anchor else first
+    created = store_created_day(store, settings.digest.timezone)
+    if created is not None and day < created <= local_now.date():  # (a clock set back: no)
+        day = created
     days = []
     while day <= last_due:
         if day.isoformat() not in done:
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def store_created_day(store: Store, timezone: str) -> date | None:
+    """The local day the store was made (its first migration), if it says."""
+    rows = store.query("SELECT MIN(applied_at) FROM migrations")
+    return local_day(parse_iso(rows[0][0]), timezone) if rows and rows[0][0] else None
 
 
 def queue_due_digests(store: Store, settings: Settings, composer: Any, *,
