@@ -87,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("reference")
 
     health = commands.add_parser("health", help="exit 0 when the worker is alive (healthcheck)")
-    health.add_argument("--max-age", type=int, default=900, metavar="SECONDS",
-                        help="the worker's heartbeat must be newer than this (default 900)")
+    health.add_argument("--max-age", type=int, default=None, metavar="SECONDS",
+                        help="a mailbox round must have completed within this (default "
+                             "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
 
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
@@ -268,14 +269,14 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, args: argparse.Namespace) -> int:
-    from .worker import heartbeat_age
+    from .health import check_health
 
-    age = heartbeat_age(settings.store_path)
-    if age is None or age > args.max_age:
-        seen = "never" if age is None else f"{int(age)} s ago"
-        print(f"intake: unhealthy: the worker's last heartbeat was {seen}", file=sys.stderr)
+    problems, notes = check_health(settings, now=utcnow(), max_age=args.max_age)
+    for problem in problems:
+        print(f"intake: unhealthy: {problem}", file=sys.stderr)
+    if problems:
         return EXIT_OPERATION
-    print(f"healthy: heartbeat {int(age)} s ago")
+    print(f"healthy: {'; '.join(notes)}")
     return EXIT_OK
 
 

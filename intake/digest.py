@@ -26,6 +26,7 @@ from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
 from .send import open_sender
+from .service_state import outage_lines, outages_on
 from .settings_types import Settings
 from .store import Store, decode_row
 from .triage import (
@@ -76,6 +77,7 @@ class Digest:
     open: tuple[OpenItem, ...]
     made_at: datetime
     undelivered: tuple[str, ...] = ()  # messages the mail server refused lately
+    outages: tuple[str, ...] = ()  # when the service could not read or send that day
 
 
 # -- making it ---------------------------------------------------------------
@@ -119,8 +121,9 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reminders_sent=int(intake.get("reminders_sent") or 0),
             note="; ".join(flags),
         ))
+    down = outage_lines(outages_on(store, day, timezone), timezone, now)
     return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now,
-                  undelivered=tuple(undelivered(store, now)))
+                  undelivered=tuple(undelivered(store, now)), outages=tuple(down))
 
 
 # -- rendering ---------------------------------------------------------------
@@ -159,6 +162,7 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         + [line(row) for row in rows],
         "subject": subject(digest.day),
         "undelivered": list(digest.undelivered),
+        "outages": list(digest.outages),
         "undelivered_days": UNDELIVERED_DAYS,
     }
 
