@@ -206,8 +206,8 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
                 print("\n".join([*waiting, f"{_intakes(len(waiting))} would be closed "
                                  f"(received before {before})"]))
                 return EXIT_OK
-            print("\n".join(waiting))
-            if not confirmed(f"Close these {_intakes(len(waiting))}?", args):
+            if not confirmed(f"Close these {_intakes(len(waiting))}?", args,
+                             preview="\n".join(waiting)):
                 print("nothing closed")
                 return EXIT_OK
             closed = close_received_before(store, settings, before, reason, utcnow())
@@ -231,9 +231,8 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
         if args.dry_run or not preview.intakes:
             print(preview)
             return EXIT_OK
-        print(preview)
         if not confirmed(f"Erase the personal data of {_intakes(len(preview.intakes))}?",
-                         args):
+                         args, preview=str(preview)):
             print("nothing erased")
             return EXIT_OK
         report = purge(store, args.older_than, now=utcnow())

@@ -58,11 +58,14 @@ def config_after_any_command(parser: argparse.ArgumentParser,
     return parser
 
 
-def confirmed(question: str, args: argparse.Namespace,
+def confirmed(question: str, args: argparse.Namespace, *, preview: str = "",
               ask: Callable[[str], str] | None = None) -> bool:
-    """True with --yes or off a terminal (scripts); else the operator's answer."""
+    """True with --yes or off a terminal (scripts); else, after showing `preview`, the
+    operator's answer."""
     if getattr(args, "yes", False) or not sys.stdin.isatty():
         return True
+    if preview:
+        print(preview, flush=True)
     try:
         return (ask or input)(f"{question} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
