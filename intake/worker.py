@@ -28,11 +28,13 @@ from .digest import queue_due_digests
 from .errors import LoginError, MailboxError, OperationError, StoreError
 from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
+from .matching import load_match_rules
 from .outbox import deliver_due
 from .pipeline import Pipeline
 from .record import Recorded
 from .reminders import queue_due_reminders
 from .rules import load_rules
+from .screening_clock import calendar_for, queue_overdue_alerts
 from .send import Sender, open_sender
 from .settings_types import Settings
 from .store import Store
@@ -69,6 +71,8 @@ class Worker:
         self.store = Store(settings.store_path)
         self.store.lock()
         self.rules = load_rules(settings.rules_dir)
+        load_match_rules(settings.rules_dir)  # issue 17's rules: a bad file stops here (exit 2)
+        calendar_for(settings)
         self.composer = Composer(settings, settings.templates_dir)
         self.pool = ParserPool(rules=self.rules, rules_dir=settings.rules_dir,
                                workers=settings.parser_workers,
@@ -84,6 +88,7 @@ class Worker:
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
         self.scheduler.every(1).minutes.do(self.digest)
+        self.scheduler.every(1).minutes.do(self.overdue)
 
     # -- the loop ----------------------------------------------------------
 
@@ -255,7 +260,13 @@ class Worker:
     def after_mail(self) -> None:
         self.remind()
         self.digest()
+        self.overdue()
         self.deliver()
+
+    def overdue(self) -> None:
+        for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
+                                              utcnow()):
+            log.info("%s screening overdue: alert queued", reference)
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
