@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .check import parse_date
 from .clock import parse_iso
 from .matching import Match, MatchRules, match
 from .store import Store
@@ -54,7 +55,15 @@ def relink(store: Store, intake_id: int, rules: MatchRules, now: datetime) -> Re
         return Relinked()  # purged (or gone): nothing to compare
     this = mine[0]
     found: dict[int, tuple[Match, dict[str, Any]]] = {}
-    for other in _answers(store, rules.fields, "id != ?", (intake_id,)):
+    dob_key = rules.date_in_every_rule
+    born = parse_date(str(this.get(dob_key) or "")) if dob_key else None
+    if dob_key and born is None:
+        candidates: list[dict[str, Any]] = []  # every rule needs a date of birth: none here
+    else:
+        candidates = _answers(store, rules.fields, "id != ?", (intake_id,))
+    for other in candidates:
+        if dob_key and parse_date(str(other.get(dob_key) or "")) != born:
+            continue  # the cheap test first: most intakes are about someone else
         earlier, later = _order(this, other)
         hit = match(later, earlier, rules)
         if hit is not None:

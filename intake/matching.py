@@ -43,6 +43,13 @@ class MatchRules:
     fold: tuple[tuple[str, str], ...] = ()  # letters with no decomposition: ("ł", "l")
 
     @property
+    def date_in_every_rule(self) -> str | None:
+        """The field every rule compares as a date (the date of birth), if there is one."""
+        common = set.intersection(*({key for key, kind in rule.compare if kind == "date"}
+                                    for rule in self.rules)) if self.rules else set()
+        return min(common) if common else None
+
+    @property
     def fields(self) -> tuple[str, ...]:
         """Every form field a rule reads (swapped reads both names)."""
         keys = {key for rule in self.rules for key, _ in rule.compare}
