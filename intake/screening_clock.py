@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 
@@ -130,6 +131,22 @@ def screened_late(store: Store, settings: Settings, day: date) -> list[dict[str,
     return [dict(row) for row in rows]
 
 
+def overdue_alert(composer: Composer, intake: dict[str, Any],
+                  clock: dict[str, Any]) -> EmailMessage:
+    """The one reminder to the MASH that an intake is past its deadline: verdicts only."""
+    return composer.message(
+        kind="overdue", to=list(composer.settings.alert_to),
+        subject=f"[{intake['reference']}] Prevent referral: screening overdue",
+        template="overdue", context={
+            "reference": intake["reference"],
+            "received": composer._local_time(intake["received_at"]),
+            "due": composer._local_time(clock["due_at"]),
+            "working_hours": f"{clock['working_hours']:g}",
+            "priority": intake.get("priority") or "normal",
+            "status": intake.get("status") or ""},
+        reply_to_id=intake.get("message_id"), auto_reply=False)
+
+
 def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
                          now: datetime) -> list[str]:
     """One reminder alert to the MASH for each intake that has become overdue: once,
@@ -146,17 +163,7 @@ def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
                               "IS NULL AND overdue_alerted_at IS NULL", (intake_id,))
             if intake is None or not row or intake.get("closed_at"):
                 continue
-            message = composer.message(
-                kind="overdue", to=list(settings.alert_to),
-                subject=f"[{intake['reference']}] Prevent referral: screening overdue",
-                template="overdue", context={
-                    "reference": intake["reference"],
-                    "received": composer._local_time(intake["received_at"]),
-                    "due": composer._local_time(row[0]["due_at"]),
-                    "working_hours": f"{row[0]['working_hours']:g}",
-                    "priority": intake.get("priority") or "normal",
-                    "status": intake.get("status") or ""},
-                reply_to_id=intake.get("message_id"), auto_reply=False)
+            message = overdue_alert(composer, intake, dict(row[0]))
             outbox_id = queue(store, message, kind="overdue", intake_id=intake_id, now=now)
             store.conn.execute("UPDATE screening SET overdue_alerted_at = ? WHERE intake_id = ?",
                                (iso(now), intake_id))

@@ -28,14 +28,13 @@ from .digest import queue_due_digests
 from .errors import LoginError, MailboxError, OperationError, StoreError
 from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
-from .matching import load_match_rules
 from .outbox import deliver_due
 from .pipeline import Pipeline
 from .preflight import load_rules_and_templates
 from .record import Recorded
 from .reminders import queue_due_reminders
 from .retry import retry_errors
-from .screening_clock import calendar_for, queue_overdue_alerts
+from .screening_clock import queue_overdue_alerts
 from .send import Sender, open_sender
 from .settings_types import Settings
 from .store import Store
@@ -71,8 +70,6 @@ class Worker:
         self.in_message = False
         # Rules and every template must work before anything is taken (else exit 2).
         self.rules = load_rules_and_templates(settings)
-        load_match_rules(settings.rules_dir)  # issue 17's rules: a bad file stops here (exit 2)
-        calendar_for(settings)
         self.store = Store(settings.store_path)
         self.store.queue_mode = settings.smtp.mode
         self.store.lock()

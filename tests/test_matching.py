@@ -108,3 +108,38 @@ def test_a_rule_with_an_unknown_comparison_is_a_rules_error(tmp_path):
         load_match_rules(tmp_path)
     assert any("strength" in p for p in caught.value.problems)
     assert any("unknown comparison 'fuzzy'" in p for p in caught.value.problems)
+
+
+def test_a_broken_matching_rules_file_stops_the_worker_before_it_takes_mail(tmp_path, capsys):
+    import shutil
+
+    from intake.cli import main
+    from intake.paths import project_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(project_dir("rules"), rules)
+    (rules / "matching.toml").write_text('[[rule]]\nid = "x"\nstrength = "same"\n'
+                                         'compare = { subject_dob = "fuzzy" }\n')
+    (tmp_path / "mail" / "new").mkdir(parents=True)
+    config = tmp_path / "settings.toml"
+    config.write_text(f"""
+[mailbox]
+kind = "maildir"
+path = "mail"
+[smtp]
+mode = "outbox"
+from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
+shadow_folder = "out"
+[store]
+path = "intake.sqlite3"
+[triage]
+alert_to = ["mashagency@lewisham.gov.uk"]
+[digest]
+to = ["prevent.manager@lewisham.gov.uk"]
+[rules]
+path = "{rules}"
+""")
+    assert main(["--config", str(config), "run", "--once"]) == 2
+    assert "[rules] matching.toml x: subject_dob: unknown comparison 'fuzzy'" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "intake.sqlite3").exists()
