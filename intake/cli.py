@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a mailbox round must have completed within this (default "
                              "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
 
+    triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
+                                  "(stops its screening clock)")
+    triaged.add_argument("reference")
+    triaged.add_argument("--by", required=True, metavar="NAME", help="who triaged it")
+    triaged.add_argument("--outcome", metavar="TEXT", help="what was decided (optional)")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -279,6 +285,21 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _triaged(settings: Settings, args: argparse.Namespace) -> int:
+    from .screening_clock import mark_triaged
+
+    if not args.by.strip():
+        print("intake: triaged: --by must name who triaged it", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        problem = mark_triaged(store, args.reference, args.by, args.outcome, utcnow())
+    if problem:
+        print(f"intake: {problem}", file=sys.stderr)
+        return EXIT_SETTINGS
+    print(f"{args.reference.strip().upper()} triaged")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -289,6 +310,7 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "triaged": _triaged,
     "reopen": reopen_command,
     "backup": backup_command,
 }

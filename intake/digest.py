@@ -25,6 +25,7 @@ from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
+from .queue_view import digest_extras
 from .send import open_sender
 from .service_state import outage_lines, outages_on
 from .settings_types import Settings
@@ -77,6 +78,7 @@ class Digest:
     open: tuple[OpenItem, ...]
     made_at: datetime
     undelivered: tuple[str, ...] = ()  # messages the mail server refused lately
+    screened_late: tuple[str, ...] = ()  # deadlines that day not met (queue_view.py)
     outages: tuple[str, ...] = ()  # when the service could not read or send that day
 
 
@@ -100,6 +102,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     start, end = day_bounds(day, timezone)
     numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
     counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+    extra_counts, late = digest_extras(store, settings, day)
+    counts.update(extra_counts)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
@@ -123,7 +127,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
         ))
     down = outage_lines(outages_on(store, day, timezone), timezone, now)
     return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now,
-                  undelivered=tuple(undelivered(store, now)), outages=tuple(down))
+                  undelivered=tuple(undelivered(store, now)), screened_late=tuple(late),
+                  outages=tuple(down))
 
 
 # -- rendering ---------------------------------------------------------------
@@ -164,6 +169,7 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         "undelivered": list(digest.undelivered),
         "outages": list(digest.outages),
         "undelivered_days": UNDELIVERED_DAYS,
+        "screened_late": list(digest.screened_late),
     }
 
 

@@ -126,4 +126,5 @@ class Settings:
     parse_timeout_seconds: float = 20.0
     parse_memory_mb: int = 1024
     parser_workers: int = 2
+    working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
     health: HealthSettings = field(default_factory=HealthSettings)

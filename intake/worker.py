@@ -34,6 +34,7 @@ from .preflight import load_rules_and_templates
 from .record import Recorded
 from .reminders import queue_due_reminders
 from .retry import retry_errors
+from .screening_clock import queue_overdue_alerts
 from .send import Sender, open_sender
 from .service_state import record_failure, record_ok
 from .settings_types import Settings
@@ -88,6 +89,7 @@ class Worker:
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
         self.scheduler.every(1).minutes.do(self.digest)
+        self.scheduler.every(1).minutes.do(self.overdue)
 
     # -- the loop ----------------------------------------------------------
 
@@ -270,7 +272,13 @@ class Worker:
     def after_mail(self) -> None:
         self.remind()
         self.digest()
+        self.overdue()
         self.deliver()
+
+    def overdue(self) -> None:
+        for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
+                                              utcnow()):
+            log.info("%s screening overdue: alert queued", reference)
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
