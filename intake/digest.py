@@ -102,7 +102,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     start, end = day_bounds(day, timezone)
     numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
     counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
-    extra_counts, late = digest_extras(store, settings, day)
+    extra_counts, late = digest_extras(store, settings, day, now)
     counts.update(extra_counts)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
