@@ -89,3 +89,20 @@ def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings
     state = screening_clock.state(screening_clock.clocks(store)[intake["id"]],
                                   screening_clock.calendar_for(settings), at)
     assert state.text == "screened"
+
+
+def test_an_intake_from_before_the_clock_can_be_triaged_and_has_no_deadline(store, settings):
+    import io
+    import json
+
+    from intake.export import export
+
+    old = add_intake(store, RECEIVED)  # no screening row: recorded before issue 17
+    at = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
+    assert screening_clock.mark_triaged(store, old["reference"], "A. Duty", "NFA", at) == ""
+    out = io.StringIO()
+    export(store, out, "jsonl", since=None, timezone="Europe/London")
+    (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (row["screening_due"], row["screened_at"]) == (None, "2026-06-16T09:00:00+00:00")
+    assert screening_clock.screened_late(store, settings, date(2026, 6, 16),
+                                         datetime(2026, 6, 17, tzinfo=UTC)) == []
