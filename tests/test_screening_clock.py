@@ -3,6 +3,8 @@ one overdue alert, and the digest's late list only once a deadline has passed.""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,6 +12,7 @@ from storefill import add_intake, make_settings
 
 from intake import screening_clock
 from intake.compose import Composer
+from intake.export import export
 from intake.store import Store
 from intake.triage import close_intake
 
@@ -92,11 +95,6 @@ def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings
 
 
 def test_an_intake_from_before_the_clock_can_be_triaged_and_has_no_deadline(store, settings):
-    import io
-    import json
-
-    from intake.export import export
-
     old = add_intake(store, RECEIVED)  # no screening row: recorded before issue 17
     at = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
     assert screening_clock.mark_triaged(store, old["reference"], "A. Duty", "NFA", at) == ""
