@@ -93,11 +93,16 @@ def _first_letter(text: str) -> str:
     return next((ch.upper() for ch in text if ch.isalpha()), "?")
 
 
+def day_counts(store: Store, settings: Settings, day: date) -> dict[str, int]:
+    """The digest's counts for one local day: LABELS -> number, in that order."""
+    start, end = day_bounds(day, settings.digest.timezone)
+    numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
+    return {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+
+
 def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime) -> Digest:
     timezone = settings.digest.timezone
-    start, end = day_bounds(day, timezone)
-    numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
-    counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+    counts = day_counts(store, settings, day)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
