@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--max-age", type=int, default=900, metavar="SECONDS",
                         help="the worker's heartbeat must be newer than this (default 900)")
 
+    commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -228,6 +230,12 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    from .web.app import serve
+
+    return serve(settings)
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -238,4 +246,5 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "web": _web,
 }
