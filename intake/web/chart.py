@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 WIDTH, HEIGHT = 960, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 34
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 10, 34
 LABEL_EVERY = 15  # days between dates on the x axis
 
 # (digest label, what the legend says, colour)
@@ -38,6 +38,7 @@ class Bar:
 class Tick:
     position: float
     text: str
+    anchor: str = "middle"  # SVG text-anchor: the last date ends at the plot's edge
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def _chart(ident: str, title: str, days: list[tuple[date, dict[str, int]]],
                             f"{day.day} {day:%b %Y}: {value} {text.lower()}"))
     y_ticks = tuple(Tick(round(HEIGHT - BOTTOM - plot_h * i / 4, 2), str(top * i // 4))
                     for i in range(5))
-    x_ticks = tuple(Tick(round(LEFT + n * step + step / 2, 2), f"{day.day} {day:%b}")
-                    for n, (day, _) in enumerate(days) if n % LABEL_EVERY == 0
+    x_ticks = tuple(Tick(round(LEFT + n * step + step / 2, 2), f"{day.day} {day:%b}",
+                         "end" if n == len(days) - 1 else "middle")
+                    for n, (day, _) in enumerate(days)
+                    if (n % LABEL_EVERY == 0 and n < len(days) - LABEL_EVERY / 2)
                     or n == len(days) - 1)
     first, last = days[0][0], days[-1][0]
     description = (f"Referrals received each day from {first.day} {first:%B %Y} to "

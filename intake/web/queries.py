@@ -30,6 +30,7 @@ CHART_DAYS = 90
 @dataclass(frozen=True)
 class QueueFilters:
     status: Status | None = None  # None: the open statuses (incomplete, manual review)
+    any_status: bool = False  # every status, complete too (still not closed)
     priority: str | None = None
     age_band: AgeBand | None = None
     since: date | None = None
@@ -97,8 +98,12 @@ class Note:
 def queue(store: Store, settings: Settings, filters: QueueFilters,
           now: datetime) -> list[QueueRow]:
     """Open intakes, urgent first then oldest, as `intake triage` lists them, filtered."""
-    rows = triage_rows(store, settings, status=filters.status, priority=filters.priority,
-                       since=filters.since, until=filters.until, now=now)
+    statuses: list[Status | None] = list(Status) if filters.any_status else [filters.status]
+    rows = [row for status in statuses
+            for row in triage_rows(store, settings, status=status, priority=filters.priority,
+                                   since=filters.since, until=filters.until, now=now)]
+    if filters.any_status:  # triage_rows' order across the statuses
+        rows.sort(key=lambda row: (row["priority"] != "urgent", row["received_at"], row["id"]))
     wanted = filters.reference.strip().upper()
     out = []
     for row in rows:

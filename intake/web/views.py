@@ -100,6 +100,7 @@ def read_filters(args: Any) -> tuple[queries.QueueFilters, dict[str, str]]:
         errors["days_open"] = "Enter a whole number of days, for example 3"
     filters = queries.QueueFilters(
         status=Status(status) if status in set(Status) else None,
+        any_status=status == "any",
         priority=priority if priority in set(Priority) else None,
         age_band=AgeBand(band) if band in set(AgeBand) else None,
         since=_day("since", errors),

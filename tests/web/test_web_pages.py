@@ -80,6 +80,8 @@ def test_the_queue_filters_and_searches_by_reference(mash: Web) -> None:
     assert listed("age_band=child") == [old_child["reference"]]
     assert listed("days_open=5") == [old_child["reference"]]
     assert listed("status=complete") == [done["reference"]]
+    assert listed("status=any") == [old_child["reference"], done["reference"],
+                                    adult["reference"]]
     since = local_day(utcnow(), "Europe/London") - timedelta(days=2)
     assert listed(f"since={since.isoformat()}") == [adult["reference"]]
     assert listed(f"reference={adult['reference'][-3:]}") == [adult["reference"]]
