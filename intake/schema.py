@@ -135,6 +135,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        # The [smtp] mode a message was queued in: one queued in a shadow trial is
+        # never sent by a later send-mode run (outbox.py). NULL (older rows): send.
+        "i12-outbox-queued-in",
+        "ALTER TABLE outbox ADD COLUMN queued_in TEXT;",
+    ),
+    (
         # Notes a MASH worker adds on the web page (intake/web); purge erases their text.
         "i16-notes",
         """

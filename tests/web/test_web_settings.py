@@ -52,6 +52,11 @@ def test_each_bad_web_key_is_one_line(tmp_path, change: str, expected: str) -> N
     assert any(p.startswith(expected) for p in problems)
 
 
+def test_an_unknown_web_key_is_an_error(tmp_path) -> None:
+    problems = problems_of(tmp_path, GOOD + WEB + 'idle_timeout = 10\n')
+    assert problems == ["[web] idle_timeout: unknown key (did you mean idle_timeout_minutes?)"]
+
+
 def test_missing_web_keys_are_named(tmp_path) -> None:
     problems = problems_of(tmp_path, GOOD + "[web]\n")
     assert "[web] oidc_tenant_id: missing" in problems
