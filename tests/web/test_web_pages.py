@@ -242,3 +242,20 @@ def test_the_chart_is_drawn_from_the_counts(web: Web) -> None:
     tallest = max(by_status.bars, key=lambda bar: bar.height)
     assert tallest.title.endswith("2 complete")
     assert {bar.colour for bar in by_age.bars} == {"#4c2c92"}  # adults only
+
+
+def test_the_page_works_beside_a_running_worker_without_its_lock(mash: Web) -> None:
+    """The worker holds the one-worker lock; the page reads and writes all the same."""
+    from intake.store import Store
+
+    intake = add_intake(mash.store, days_ago(1), status="incomplete")
+    worker = Store(mash.settings.store_path)
+    worker.lock()
+    try:
+        page = mash.client.get(f"/intakes/{intake['reference']}").text
+        answer = mash.client.post(f"/intakes/{intake['reference']}/close",
+                                  data={"csrf_token": csrf_token(page), "reason": "Done"})
+        assert answer.status_code == 302
+        assert worker.intake(intake["reference"])["closed_at"]
+    finally:
+        worker.close()
