@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
 
+    triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
+                                  "(stops its screening clock)")
+    triaged.add_argument("reference")
+    triaged.add_argument("--by", required=True, metavar="NAME", help="who triaged it")
+    triaged.add_argument("--outcome", metavar="TEXT", help="what was decided (optional)")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -239,6 +245,21 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings)
 
 
+def _triaged(settings: Settings, args: argparse.Namespace) -> int:
+    from .screening_clock import mark_triaged
+
+    if not args.by.strip():
+        print("intake: triaged: --by must name who triaged it", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        problem = mark_triaged(store, args.reference, args.by, args.outcome, utcnow())
+    if problem:
+        print(f"intake: {problem}", file=sys.stderr)
+        return EXIT_SETTINGS
+    print(f"{args.reference.strip().upper()} triaged")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -250,4 +271,5 @@ COMMANDS = {
     "show": _show,
     "health": _health,
     "web": _web,
+    "triaged": _triaged,
 }

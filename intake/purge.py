@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .clock import iso
+from .followup import on_purge
 from .store import Store
 
 
@@ -96,6 +97,7 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
     conn.execute("UPDATE notes SET text = NULL WHERE intake_id = ?", (intake_id,))
     store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
                                         "updated_at": now})
+    on_purge(store, intake_id)
     store.audit("purged", intake_id=intake_id, at=now, form_answers=answers,
                 messages=messages, outbox=outbox)
     return Purged(reference, closed_at, answers, messages, outbox)

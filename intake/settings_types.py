@@ -137,3 +137,4 @@ class Settings:
     parse_memory_mb: int = 1024
     parser_workers: int = 2
     web: WebSettings | None = None  # [web]; None when the section is absent
+    working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..clock import parse_iso
-from ..digest import day_counts
+from ..digest import day_counts, digest_counts
 from ..errors import SettingsError
 from ..models import Attachment
 from ..parse import parse
@@ -233,8 +233,8 @@ def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
 
 
 def overview(store: Store, settings: Settings, day: date) -> dict[str, int]:
-    """The digest's counts for the day (digest.day_counts, as `intake digest` prints)."""
-    return day_counts(store, settings, day)
+    """The digest's counts for the day (digest.digest_counts, as `intake digest` prints)."""
+    return digest_counts(store, settings, day)[0]
 
 
 def series(store: Store, settings: Settings, last: date,
