@@ -97,6 +97,8 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         open=(OpenItem("PRV-2026-00001", "J.D.", 1, ("referrer_phone",), 1, "urgent"),),
         made_at=SAMPLE_AT, undelivered=("ack PRV-2026-00002: 550",),
         screened_late=("PRV-2026-00001: due 14:30, screened not yet",),
+        outages=("The service cannot read the mailbox: 2026-01-04 09:00 GMT to "
+                 "2026-01-04 09:45 GMT (45 min)",),
     )
     return [
         ("acknowledgement (incomplete)", lambda: composer.acknowledgement(_intake())),
@@ -111,7 +113,20 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
             complete | {"earlier_referrals": ["PRV-2025-00007"]})),
         ("overdue alert", lambda: overdue_alert(composer, complete, {
             "due_at": SAMPLE_AT.isoformat(), "working_hours": 4.0})),
+        ("service (down)", lambda: _service(composer, recovered=False)),
+        ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(
             kind="digest", to=list(composer.settings.digest.to), subject=subject(digest.day),
             template="digest", context=digest_context(digest), auto_reply=False)),
     ]
+
+
+def _service(composer: Composer, *, recovered: bool) -> Any:
+    return composer.message(
+        kind="service", to=list(composer.settings.alert_to), subject="Prevent intake service",
+        template="service", context={"component": "mailbox",
+                                     "what": "reads the mailbox again" if recovered
+                                     else "cannot read the mailbox",
+                                     "recovered": recovered, "since": "2026-01-05 09:00 GMT",
+                                     "now": "2026-01-05 10:30 GMT", "minutes": 90},
+        auto_reply=False)

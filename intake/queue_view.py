@@ -89,8 +89,8 @@ def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
     return lines
 
 
-def digest_extras(store: Store, settings: Settings,
-                  day: date) -> tuple[dict[str, int], list[str]]:
+def digest_extras(store: Store, settings: Settings, day: date,
+                  now: datetime) -> tuple[dict[str, int], list[str]]:
     """The digest's "Referred before" and "Screened late" counts for `day`, and one line
     per intake that missed its deadline that day (references only)."""
     start, end = day_bounds(day, settings.digest.timezone)
@@ -100,7 +100,7 @@ def digest_extras(store: Store, settings: Settings,
     referred_before = sum(1 for row in received if earlier.get(row[0]))
     zone = ZoneInfo(settings.digest.timezone)
     late = []
-    for row in screening_clock.screened_late(store, settings, day):
+    for row in screening_clock.screened_late(store, settings, day, now):
         due = parse_iso(row["due_at"]).astimezone(zone).strftime("%H:%M")
         met = (parse_iso(row["screened_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
                if row["screened_at"] else "not yet")

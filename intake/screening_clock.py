@@ -120,14 +120,15 @@ def state(row: dict[str, Any] | None, calendar: Calendar, now: datetime) -> Cloc
     return ClockState(due, None, left, describe(left, past_deadline=now >= due))
 
 
-def screened_late(store: Store, settings: Settings, day: date) -> list[dict[str, Any]]:
-    """Intakes whose deadline fell on `day` (local) and was not met by it."""
+def screened_late(store: Store, settings: Settings, day: date,
+                  now: datetime) -> list[dict[str, Any]]:
+    """Intakes whose deadline fell on `day` (local), before `now`, and was not met."""
     start, end = day_bounds(day, settings.digest.timezone)
     rows = store.query(
         "SELECT i.reference, s.due_at, s.screened_at FROM screening s "
         "JOIN intakes i ON i.id = s.intake_id WHERE s.due_at >= ? AND s.due_at < ? "
-        "AND (s.screened_at IS NULL OR s.screened_at > s.due_at) ORDER BY s.due_at, i.id",
-        (iso(start), iso(end)))
+        "AND s.due_at <= ? AND (s.screened_at IS NULL OR s.screened_at > s.due_at) "
+        "ORDER BY s.due_at, i.id", (iso(start), iso(end), iso(now)))
     return [dict(row) for row in rows]
 
 

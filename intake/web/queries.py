@@ -1,7 +1,7 @@
 """Every read and write the web page makes on the store, in one place.
 
 The queue and the counts come from the same functions as `intake triage` and
-`intake digest` (triage.triage_rows, digest.day_counts), closing from
+`intake digest` (triage.triage_rows, digest.digest_counts), closing from
 triage.close_intake: the page and the commands cannot disagree. Writes are
 short transactions; the worker's one-worker lock is never taken.
 """
@@ -232,9 +232,9 @@ def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
 # -- the overview ----------------------------------------------------------------
 
 
-def overview(store: Store, settings: Settings, day: date) -> dict[str, int]:
+def overview(store: Store, settings: Settings, day: date, now: datetime) -> dict[str, int]:
     """The digest's counts for the day (digest.digest_counts, as `intake digest` prints)."""
-    return digest_counts(store, settings, day)[0]
+    return digest_counts(store, settings, day, now)[0]
 
 
 def series(store: Store, settings: Settings, last: date,

@@ -233,7 +233,7 @@ def overview_page() -> str:
     errors: dict[str, str] = {}
     day = _day("day", errors) or yesterday
     store = _store()
-    counts = queries.overview(store, settings, day)
+    counts = queries.overview(store, settings, day, utcnow())
     days = queries.series(store, settings, day)
     return render_template("overview.html", day=day, counts=counts, labels=LABELS,
                            errors=errors, days=days, charts=charts(days),
