@@ -25,7 +25,7 @@ from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
-from .queue_view import digest_extras
+from .queue_view import digest_extras, raised_in_queue
 from .send import open_sender
 from .service_state import outage_lines, outages_on
 from .settings_types import Settings
@@ -110,6 +110,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
         "ORDER BY priority = 'urgent' DESC, received_at, id", OPEN_STATUSES,
     )
     items = []
+    raised = raised_in_queue(store, settings)
     held = held_kinds(store)
     for row in rows:
         intake = decode_row(row)
@@ -117,6 +118,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
         flags = notes(intake, settings.reminders.max)
         if intake.get("priority") == "urgent":
             flags.insert(0, "urgent")
+        if intake["id"] in raised:
+            flags.append("referred before")
         items.append(OpenItem(
             reference=intake["reference"],
             initials=initials(intake.get("fields") or {}),

@@ -94,7 +94,7 @@ def mark_triaged(store: Store, reference: str, by: str, outcome: str | None,
         if not rows:
             return f"no intake {reference}"
         if not store.query("SELECT 1 FROM screening WHERE intake_id = ?", (rows[0]["id"],)):
-            # recorded before the clock existed: start one now, to stop it at once
+            # recorded before the clock existed: a row with no deadline (0 hours), stopped
             store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
                                "VALUES (?, ?, 0)", (rows[0]["id"], iso(now)))
         if not stop(store, rows[0]["id"], now, stopped_by="triaged", by=by.strip(),

@@ -3,6 +3,8 @@ one overdue alert, and the digest's late list only once a deadline has passed.""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,6 +12,7 @@ from storefill import add_intake, make_settings
 
 from intake import screening_clock
 from intake.compose import Composer
+from intake.export import export
 from intake.store import Store
 from intake.triage import close_intake
 
@@ -89,3 +92,15 @@ def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings
     state = screening_clock.state(screening_clock.clocks(store)[intake["id"]],
                                   screening_clock.calendar_for(settings), at)
     assert state.text == "screened"
+
+
+def test_an_intake_from_before_the_clock_can_be_triaged_and_has_no_deadline(store, settings):
+    old = add_intake(store, RECEIVED)  # no screening row: recorded before issue 17
+    at = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
+    assert screening_clock.mark_triaged(store, old["reference"], "A. Duty", "NFA", at) == ""
+    out = io.StringIO()
+    export(store, out, "jsonl", since=None, timezone="Europe/London")
+    (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (row["screening_due"], row["screened_at"]) == (None, "2026-06-16T09:00:00+00:00")
+    assert screening_clock.screened_late(store, settings, date(2026, 6, 16),
+                                         datetime(2026, 6, 17, tzinfo=UTC)) == []
