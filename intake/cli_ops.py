@@ -115,6 +115,7 @@ def backup_command(settings: Settings, args: argparse.Namespace) -> int:
     source = sqlite3.connect(f"file:{settings.store_path}?mode=ro", uri=True, timeout=30)
     old_umask = os.umask(0o077)  # the copy holds what the store holds: private
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)
@@ -122,7 +123,7 @@ def backup_command(settings: Settings, args: argparse.Namespace) -> int:
             pages = copy.execute("PRAGMA page_count").fetchone()[0]
         finally:
             copy.close()
-    except sqlite3.Error as err:
+    except (sqlite3.Error, OSError) as err:
         target.unlink(missing_ok=True)
         raise OperationError(f"backup to {target}: {err}") from err
     finally:

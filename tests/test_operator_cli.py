@@ -156,7 +156,6 @@ def test_backup_copies_the_store_while_it_is_open_and_restore_is_a_copy_back(con
     worker_like.lock()
     try:
         copy = tmp_path / "backups" / "intake-2026-11-03.sqlite3"
-        copy.parent.mkdir()
         assert main(["--config", str(config), "backup", str(copy)]) == 0
         assert "integrity ok" in capsys.readouterr().out
         assert main(["--config", str(config), "backup", str(copy)]) == 2  # never overwrites
