@@ -25,3 +25,5 @@ HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
 
 ENTRYPOINT ["intake", "--config", "/config/settings.toml"]
 CMD ["run"]
+# The web page is a second container from this image on the same /data volume:
+# `docker run ... --no-healthcheck -p 127.0.0.1:8080:8080 IMAGE web` (README, "In Docker").

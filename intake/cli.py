@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a mailbox round must have completed within this (default "
                              "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
 
+    commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
+
     triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
                                   "(stops its screening clock)")
     triaged.add_argument("reference")
@@ -299,6 +301,12 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    from .web.app import serve
+
+    return serve(settings)
+
+
 def _triaged(settings: Settings, args: argparse.Namespace) -> int:
     from .screening_clock import mark_triaged
 
@@ -324,6 +332,7 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "web": _web,
     "triaged": _triaged,
     "reopen": reopen_command,
     "backup": backup_command,

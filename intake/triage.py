@@ -298,8 +298,10 @@ def close_received_before(store: Store, settings: Settings, day: date, reason: s
     return [row["reference"] for row in rows]
 
 
-def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bool:
-    """Close an open intake (any status). False when there is none, or it is already closed."""
+def close_intake(store: Store, reference: str, reason: str, now: datetime,
+                 by: str | None = None) -> bool:
+    """Close an open intake (any status). False when there is none, or it is already closed.
+    `by`: who closed it (the web page's signed-in person), kept in the audit."""
     with store.transaction():
         rows = store.query(
             "SELECT id, status FROM intakes WHERE reference = ? AND closed_at IS NULL",
@@ -307,7 +309,7 @@ def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bo
         )
         if not rows:
             return False
-        _close(store, rows[0], reason, now)
+        _close(store, rows[0], reason, now, **({"by": by} if by else {}))
     return True
 
 
