@@ -144,14 +144,10 @@ def _intake(reference: str) -> Intake:
 @requires(MASH)
 def intake_page(reference: str) -> str:
     intake = _intake(reference)
-    store, settings, who = _store(), _settings(), person()
+    who = person()
     assert who is not None
-    queries.record_access(store, intake, "viewed", who, utcnow())
-    return render_template(
-        "intake.html", intake=intake, answers=queries.answers(settings, intake),
-        thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
-        trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
-        errors={}, form={})
+    queries.record_access(_store(), intake, "viewed", who, utcnow())
+    return _intake_page(intake, {})
 
 
 @blueprint.get("/intakes/<reference>/messages/<int:message_id>/files/<int:index>")
@@ -182,12 +178,18 @@ def _text(name: str, label: str, errors: dict[str, str]) -> str:
 
 def _again(intake: Intake, errors: dict[str, str]) -> tuple[str, int]:
     """The intake page again, with what was wrong with the form (not audited twice)."""
+    return _intake_page(intake, errors), 400
+
+
+def _intake_page(intake: Intake, errors: dict[str, str]) -> str:
     store, settings = _store(), _settings()
     return render_template(
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
-        errors=errors, form=request.form), 400
+        screening=queries.screening(store, settings, intake.id, utcnow()),
+        linked=queries.linked(store, intake.id), errors=errors,
+        form=request.form if request.method == "POST" else {})
 
 
 @blueprint.post("/intakes/<reference>/close")
@@ -220,6 +222,21 @@ def add_note(reference: str) -> Response | tuple[str, int]:
     queries.add_note(_store(), intake, text, who, utcnow())
     flash("Note added.", "success")
     return redirect(url_for("pages.intake_page", reference=intake.reference) + "#notes")
+
+
+@blueprint.post("/intakes/<reference>/triaged")
+@requires(MASH)
+def triaged(reference: str) -> Response | tuple[str, int]:
+    intake = _intake(reference)
+    outcome = request.form.get("outcome", "").strip()
+    if len(outcome) > MAX_TEXT:
+        return _again(intake, {"outcome": f"The outcome must be {MAX_TEXT} characters or fewer"})
+    who = person()
+    assert who is not None
+    problem = queries.record_triage(_store(), intake, outcome, who, utcnow())
+    flash(problem or f"{intake.reference}: triage recorded, its screening clock stopped.",
+          "info" if problem else "success")
+    return redirect(url_for("pages.intake_page", reference=intake.reference) + "#screening")
 
 
 # -- the overview ------------------------------------------------------------------

@@ -3,8 +3,8 @@
 GIVEN the bundled sample referrals in a real Dovecot mailbox, taken in by
 `intake run --once` (replies through a real aiosmtpd), and `intake web` served by
 waitress as its own process, signing in at the local OpenID Connect provider:
-WHEN a MASH worker finds the urgent referral, opens it, downloads its form and
-closes it with a reason, and the manager opens the overview,
+WHEN a MASH worker finds the urgent referral, opens it, downloads its form,
+records the triage and closes it with a reason, and the manager opens the overview,
 THEN it leaves the queue, the audit names the worker, the overview's counts are
 `intake digest --dry-run`'s, axe-core finds no accessibility violation on any
 page, no page breaks its Content-Security-Policy, and the server's log holds
@@ -158,6 +158,10 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         first_sample = parse(SAMPLES[0].read_bytes())
         assert downloaded == first_sample.attachments[0].data
 
+        page.get_by_label("What was decided (optional)").fill("Channel panel")
+        page.get_by_role("button", name="Record triage").click()
+        assert "its screening clock stopped" in page.inner_text("main")
+        check_accessible(page)
         page.get_by_label("Reason for closing").fill("Passed to the Channel panel")
         page.get_by_role("button", name="Close referral").click()
         assert page.url == f"{base}/queue"
@@ -200,7 +204,7 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
                    for value in json.loads(intake_row["fields"]).values() if len(value) > 3]
     finally:
         store.close()
-    for event in ("viewed", "downloaded", "closed"):
+    for event in ("viewed", "downloaded", "screened", "closed"):
         assert (event, "Amara Mensah") in trail, trail
 
     log = served["log"].read_text(encoding="utf-8")
