@@ -6,11 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN groupadd --system intake && useradd --system --gid intake --home-dir /app intake
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY intake ./intake
 COPY rules ./rules
 COPY templates ./templates
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c constraints.txt . \
     && mkdir -p /config /data \
     && chown intake:intake /data
 

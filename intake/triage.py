@@ -146,7 +146,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         intake = decode_row(row)
         intake["held_kinds"] = held.get(intake["id"], set())
         received = parse_iso(intake["received_at"]).astimezone(zone)
-        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M")
+        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M %Z")  # zone labelled
         intake["days_open"] = days_open(intake, now, timezone)
         intake["missing_text"] = ", ".join(gaps(intake))
         intake["note"] = "; ".join(notes(intake, settings.reminders.max))
@@ -155,7 +155,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
 
 
 def render_triage(rows: list[dict[str, Any]], *, now: datetime,
-                  refused: list[str] | None = None) -> str:
+                  refused: list[str] | None = None, timezone: str | None = None) -> str:
     """A plain aligned table of `triage_rows`, one intake a line; then the messages
     the mail server refused lately (`undelivered`), which someone must pass on."""
     footer = []
@@ -174,8 +174,15 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime,
     urgent = sum(1 for row in rows if row.get("priority") == "urgent")
     lines.append("")
     lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
-                 f"(as of {iso(now)})")
+                 f"(as of {_as_of(now, timezone)})")
     return "\n".join(lines + footer)
+
+
+def _as_of(now: datetime, timezone: str | None) -> str:
+    """When the table was made: in the table's timezone, labelled (UTC when none is given)."""
+    if timezone is None:
+        return iso(now)
+    return now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _cell(value: Any) -> str:
