@@ -111,6 +111,7 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Email, phone, or Skype").fill(username)
     page.get_by_role("button", name="Next").click()
+    page.wait_for_load_state()
     page.wait_for_url(re.compile(re.escape(base) + r"/(queue|overview|)$"))
 
 
@@ -142,12 +143,13 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         page.get_by_label("Status").select_option("any")
         page.get_by_label("Priority").select_option("urgent")
         page.get_by_role("button", name="Show referrals").click()
+        page.wait_for_url(re.compile(r".*priority=urgent.*"))
         check_accessible(page)
         urgent = page.locator("tbody th a").first
         reference = urgent.inner_text()
         assert "Urgent" in page.locator("tbody tr").first.inner_text()
         urgent.click()
-        assert page.url == f"{base}/intakes/{reference}"
+        page.wait_for_url(f"{base}/intakes/{reference}")  # loaded, not only navigated
         assert reference in page.title()
         check_accessible(page)
         shot(page, "intake")
@@ -160,16 +162,18 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
 
         page.get_by_label("What was decided (optional)").fill("Channel panel")
         page.get_by_role("button", name="Record triage").click()
+        page.wait_for_url(f"{base}/intakes/{reference}#screening")
         assert "its screening clock stopped" in page.inner_text("main")
         check_accessible(page)
         page.get_by_label("Reason for closing").fill("Passed to the Channel panel")
         page.get_by_role("button", name="Close referral").click()
-        assert page.url == f"{base}/queue"
+        page.wait_for_url(f"{base}/queue")
         assert f"{reference} closed." in page.inner_text("main")
         check_accessible(page)
         page.goto(f"{base}/queue?status=any&priority=urgent")
         assert reference not in page.inner_text("main")
         page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{base}/sign-in")
 
         sign_in(page, base, MANAGER_USER)
         today = datetime.now(ZoneInfo("Europe/London")).date()
@@ -179,6 +183,7 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         keys = page.locator("#counts dt").all_inner_texts()
         values = page.locator("#counts dd").all_inner_texts()
         page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{base}/sign-in")
 
         sign_in(page, base, NOBODY_USER)
         assert "You do not have access to this" in page.inner_text("main")
