@@ -24,7 +24,6 @@ from .store import Store, decode_row
 
 OPEN_STATUSES = ("incomplete", "manual_review")
 STATUSES = ("complete", "incomplete", "manual_review")
-ANY_STATUS = "any"  # triage_rows: every status, still not closed
 UNDELIVERED_DAYS = 7  # how far back the triage table and digest list refused messages
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -117,15 +116,14 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
     """Open (not closed) intakes, urgent first then oldest, each with display columns added.
 
     By default those incomplete or in manual review; `status` picks one status instead
-    (complete included), or ANY_STATUS every one (the web page's queue).
-    `since`/`until` are inclusive local days of receipt.
+    (complete included). `since`/`until` are inclusive local days of receipt.
     """
     timezone = settings.digest.timezone
     where, params = ["closed_at IS NULL"], []
     if status is None:
         where.append(f"status IN ({', '.join('?' * len(OPEN_STATUSES))})")
         params += OPEN_STATUSES
-    elif status != ANY_STATUS:
+    else:
         where.append("status = ?")
         params.append(status)
     if priority is not None:

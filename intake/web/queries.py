@@ -23,7 +23,7 @@ from ..records import AgeBand, Intake, Status
 from ..rules import load_rules
 from ..settings_types import Settings
 from ..store import Store
-from ..triage import ANY_STATUS, close_intake, gaps, triage_rows, undelivered
+from ..triage import close_intake, gaps, triage_rows, undelivered
 
 CHART_DAYS = 90
 
@@ -47,7 +47,7 @@ class QueueRow:
     days_open: int
     missing: tuple[str, ...]  # gaps other than the recipients
     notes: str  # no response, referrer could not be reached, alert not delivered, ...
-    screening: str = "-"  # the screening clock: "due in 3h", "overdue 2h", "screened"
+    screening: str = "-"  # issue 17: "due in 3h", "overdue 2h", "screened"
     seen_before: int = 0  # earlier intakes linked to it (the same individual, or possibly)
 
 
@@ -89,31 +89,6 @@ class Event:
 
 
 @dataclass(frozen=True)
-class Screening:
-    due_at: datetime
-    working_hours: float
-    state: str  # "due in 3h", "overdue 2h", "screened (late)"
-    screened_at: datetime | None
-    screened_by: str | None
-    stopped_by: str | None  # "triaged", "closed"
-    outcome: str | None
-
-    @property
-    def late(self) -> bool:
-        return self.screened_at is not None and self.screened_at > self.due_at
-
-
-@dataclass(frozen=True)
-class Link:
-    side: str  # "earlier" or "later"
-    reference: str
-    received_at: datetime
-    status: str  # or "closed"
-    strength: str | None  # None once purged
-    fields: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Note:
     at: datetime
     author: str
@@ -126,9 +101,12 @@ class Note:
 def queue(store: Store, settings: Settings, filters: QueueFilters,
           now: datetime) -> list[QueueRow]:
     """Open intakes, urgent first then oldest, as `intake triage` lists them, filtered."""
-    status = ANY_STATUS if filters.any_status else filters.status
-    rows = triage_rows(store, settings, status=status, priority=filters.priority,
-                       since=filters.since, until=filters.until, now=now)
+    statuses: list[Status | None] = list(Status) if filters.any_status else [filters.status]
+    rows = [row for status in statuses
+            for row in triage_rows(store, settings, status=status, priority=filters.priority,
+                                   since=filters.since, until=filters.until, now=now)]
+    if filters.any_status:  # triage_rows' order across the statuses
+        rows.sort(key=lambda row: row["queue_key"])
     wanted = filters.reference.strip().upper()
     out = []
     for row in rows:
@@ -141,7 +119,7 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
         missing = tuple(gap for gap in gaps(row) if not gap.startswith("not copied in"))
         out.append(QueueRow(Intake.from_row(row), row["received_local"], row["days_open"],
                             missing, row["note"], row.get("screening") or "-",
-                            int(row.get("seen_before") or 0)))
+                            row.get("seen_before") or 0))
     return out
 
 
@@ -229,33 +207,7 @@ def notes(store: Store, intake_id: int) -> list[Note]:
                                    "ORDER BY id", (intake_id,))]
 
 
-def screening(store: Store, settings: Settings, intake_id: int,
-              now: datetime) -> Screening | None:
-    """The intake's screening clock (screening_clock.py), None if it has none."""
-    row = screening_clock.clocks(store).get(intake_id)
-    if row is None:
-        return None
-    state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
-    return Screening(parse_iso(row["due_at"]), float(row["working_hours"]), state.text,
-                     parse_iso(row["screened_at"]) if row["screened_at"] else None,
-                     row["screened_by"], row["stopped_by"], row["outcome"])
-
-
-def linked(store: Store, intake_id: int) -> list[Link]:
-    """Other intakes about the same individual, or possibly (links.py), earlier first."""
-    return [Link(row["side"], row["reference"], parse_iso(row["received_at"]),
-                 "closed" if row["closed_at"] else row["status"], row["strength"],
-                 tuple(row["fields"])) for row in links.linked(store, intake_id)]
-
-
 # -- writes (each one short transaction) -----------------------------------------
-
-
-def record_triage(store: Store, intake: Intake, outcome: str, person: dict[str, str],
-                  now: datetime) -> str:
-    """`intake triaged --by NAME`: stops the screening clock. "" when done, else why not."""
-    return screening_clock.mark_triaged(store, intake.reference, person["name"], outcome, now)
-
 
 
 def record_access(store: Store, intake: Intake, event: str, person: dict[str, str],
@@ -279,6 +231,30 @@ def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
           now: datetime) -> bool:
     """`intake close`, with the person's name in the audit. False if it was closed already."""
     return close_intake(store, intake.reference, reason, now, by=person["name"])
+
+
+def screening(store: Store, settings: Settings, intake_id: int,
+              now: datetime) -> dict[str, Any] | None:
+    """The intake's screening clock (issue 17): deadline, state, when and by whom met."""
+    row = screening_clock.clocks(store).get(intake_id)
+    if row is None:
+        return None
+    state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
+    return {**row, "text": state.text, "due": parse_iso(row["due_at"]),
+            "met": parse_iso(row["screened_at"]) if row["screened_at"] else None,
+            "late": bool(row["screened_at"]) and row["screened_at"] > row["due_at"]}
+
+
+def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
+    """The intakes linked to this one (the same individual, or possibly), earlier first."""
+    return [{**link, "received": parse_iso(link["received_at"])}
+            for link in links.linked(store, intake_id)]
+
+
+def triaged(store: Store, intake: Intake, outcome: str, person: dict[str, str],
+            now: datetime) -> str:
+    """`intake triaged`, by the signed-in person: "" when done, else why not."""
+    return screening_clock.mark_triaged(store, intake.reference, person["name"], outcome, now)
 
 
 # -- the overview ----------------------------------------------------------------

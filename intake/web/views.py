@@ -144,10 +144,14 @@ def _intake(reference: str) -> Intake:
 @requires(MASH)
 def intake_page(reference: str) -> str:
     intake = _intake(reference)
-    who = person()
+    store, settings, who = _store(), _settings(), person()
     assert who is not None
-    queries.record_access(_store(), intake, "viewed", who, utcnow())
-    return _intake_page(intake, {})
+    queries.record_access(store, intake, "viewed", who, utcnow())
+    return render_template(
+        "intake.html", intake=intake, answers=queries.answers(settings, intake),
+        thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
+        trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
+        errors={}, form={}, **_issue17(store, settings, intake))
 
 
 @blueprint.get("/intakes/<reference>/messages/<int:message_id>/files/<int:index>")
@@ -178,18 +182,34 @@ def _text(name: str, label: str, errors: dict[str, str]) -> str:
 
 def _again(intake: Intake, errors: dict[str, str]) -> tuple[str, int]:
     """The intake page again, with what was wrong with the form (not audited twice)."""
-    return _intake_page(intake, errors), 400
-
-
-def _intake_page(intake: Intake, errors: dict[str, str]) -> str:
     store, settings = _store(), _settings()
     return render_template(
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
-        screening=queries.screening(store, settings, intake.id, utcnow()),
-        linked=queries.linked(store, intake.id), errors=errors,
-        form=request.form if request.method == "POST" else {})
+        errors=errors, form=request.form, **_issue17(store, settings, intake)), 400
+
+
+def _issue17(store: Store, settings: Settings, intake: Intake) -> dict[str, Any]:
+    """The screening clock and the linked intakes, for the intake page."""
+    return {"screening": queries.screening(store, settings, intake.id, utcnow()),
+            "linked": queries.linked(store, intake.id)}
+
+
+@blueprint.post("/intakes/<reference>/triaged")
+@requires(MASH)
+def triaged(reference: str) -> Response | tuple[str, int]:
+    """The MASH has triaged it: the screening clock stops (`intake triaged`)."""
+    intake = _intake(reference)
+    outcome = request.form.get("outcome", "").strip()
+    if len(outcome) > MAX_TEXT:
+        return _again(intake, {"outcome": f"The outcome must be {MAX_TEXT} characters or fewer"})
+    who = person()
+    assert who is not None
+    problem = queries.triaged(_store(), intake, outcome, who, utcnow())
+    flash(f"{intake.reference} was already screened." if problem
+          else f"{intake.reference} triaged.", "info" if problem else "success")
+    return redirect(url_for("pages.intake_page", reference=intake.reference))
 
 
 @blueprint.post("/intakes/<reference>/close")
@@ -222,21 +242,6 @@ def add_note(reference: str) -> Response | tuple[str, int]:
     queries.add_note(_store(), intake, text, who, utcnow())
     flash("Note added.", "success")
     return redirect(url_for("pages.intake_page", reference=intake.reference) + "#notes")
-
-
-@blueprint.post("/intakes/<reference>/triaged")
-@requires(MASH)
-def triaged(reference: str) -> Response | tuple[str, int]:
-    intake = _intake(reference)
-    outcome = request.form.get("outcome", "").strip()
-    if len(outcome) > MAX_TEXT:
-        return _again(intake, {"outcome": f"The outcome must be {MAX_TEXT} characters or fewer"})
-    who = person()
-    assert who is not None
-    problem = queries.record_triage(_store(), intake, outcome, who, utcnow())
-    flash(problem or f"{intake.reference}: triage recorded, its screening clock stopped.",
-          "info" if problem else "success")
-    return redirect(url_for("pages.intake_page", reference=intake.reference) + "#screening")
 
 
 # -- the overview ------------------------------------------------------------------
