@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from intake.compose import LOOP_HEADER, Composer
+from intake.compose import Composer
+from intake.records import LOOP_HEADER
 from intake.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
 
 SENDER = "Lewisham Prevent <prevent@lewisham.gov.uk>"
