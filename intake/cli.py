@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            return run_demo(args.dir)
+            return run_demo(args.dir, main)
         settings = load_settings(args.config)
         code = COMMANDS[args.command](settings, args)
         sys.stdout.flush()  # here, so a closed pipe is caught below
