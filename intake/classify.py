@@ -18,6 +18,8 @@ from email.policy import compat32
 from email.utils import getaddresses
 from functools import lru_cache
 
+import tldextract
+
 from .models import ParsedEmail
 from .rules import Rules
 
@@ -172,13 +174,25 @@ def _returned_ids(data: bytes) -> list[str]:
 # --- where a reply may go ------------------------------------------------------------
 
 
+# The public-suffix list bundled with tldextract, never fetched at run time.
+_DOMAINS = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def organisation(address: str) -> str:
+    """The registrable domain of an address (`school.example.org` for
+    `jo@mail.school.example.org`), lower case; the whole host when it has none."""
+    host = address.rpartition("@")[2].strip().lower().rstrip(".")
+    return _DOMAINS(host).top_domain_under_public_suffix or host
+
+
 def reply_address(email: ParsedEmail, own: Iterable[str] = ()) -> str | None:
-    """Reply-To when it names exactly one address, else From; None when neither is safe.
-    An address in `own` (the service's own) is never one to answer: replying there
-    would only write to our own mailbox."""
+    """Reply-To when it names exactly one address in the From's organisation (registrable
+    domain), else From; None when neither is safe. An address in `own` (the service's
+    own) is never one to answer: replying there would only write to our own mailbox."""
     ours = {address.lower() for address in own}
     if len(email.reply_to) == 1 and _single_address(email.reply_to[0]) \
-            and email.reply_to[0] not in ours:
+            and email.reply_to[0] not in ours and email.sender \
+            and organisation(email.reply_to[0]) == organisation(email.sender):
         return email.reply_to[0]
     from_values = email.header_values("from")
     if len(from_values) != 1 or _address_count(from_values[0]) != 1:

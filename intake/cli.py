@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--max-age", type=int, default=900, metavar="SECONDS",
                         help="the worker's heartbeat must be newer than this (default 900)")
 
+    accept = commands.add_parser("accept", help="accept the answers a correction proposed "
+                                 "for an intake in manual review (audited)")
+    accept.add_argument("reference")
+    accept.add_argument("--by", required=True, metavar="NAME", help="who accepts them")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -228,6 +233,24 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _accept(settings: Settings, args: argparse.Namespace) -> int:
+    from .accept import NothingToAccept, accept
+
+    if not args.by.strip():
+        print("intake: accept: --by must name who accepts", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        try:
+            reference, status, keys = accept(store, settings, args.reference, args.by.strip(),
+                                             utcnow())
+        except NothingToAccept as err:
+            print(f"intake: {err}", file=sys.stderr)
+            return EXIT_SETTINGS
+    print(f"{reference} accepted by {args.by.strip()}: now {status}; "
+          f"{len(keys)} answer{'s' if len(keys) != 1 else ''} changed")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -238,4 +261,5 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "accept": _accept,
 }

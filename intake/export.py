@@ -22,7 +22,7 @@ CONTRACT_KEYS: tuple[str, ...] = (
 )
 EXTRA_KEYS: tuple[str, ...] = (
     "last_message_at", "urgent_because", "reminders_sent", "bounced", "folder", "closed_at",
-    "close_reason", "purged_at",
+    "close_reason", "purged_at", "sender_auth",
 )
 KEYS = CONTRACT_KEYS + EXTRA_KEYS
 FORMATS = ("jsonl", "csv")
@@ -70,6 +70,7 @@ def _record(intake: dict[str, Any]) -> dict[str, Any]:
     for key in ("missing", "invalid", "cc_missing", "urgent_because"):
         record[key] = list(record[key] or [])
     record["fields"] = dict(record["fields"] or {})
+    record["sender_auth"] = record["sender_auth"] or "none"
     return record
 
 

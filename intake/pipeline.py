@@ -20,6 +20,7 @@ from .outbox import queue
 from .parse import parse
 from .record import Recorded, record
 from .rules import Rules
+from .sender_auth import sender_auth
 from .settings_types import Settings
 from .store import Store
 
@@ -74,7 +75,8 @@ class Pipeline:
     def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
                    content_hash: str, now: datetime) -> Recorded:
         ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
-                      self.own_addresses, self.settings.digest.timezone)
+                      self.own_addresses, self.settings.digest.timezone,
+                      sender_auth(email, self.settings.mailbox.trusted_authserv_ids))
         try:
             decision = decide(ctx)
             return record(ctx, decision, self.composer,

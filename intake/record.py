@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .answers import keep_version, propose
 from .check import check
 from .clock import parse_iso
 from .compose import Composer
@@ -48,7 +49,8 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
             "recorded_at": now,
             "outcome": decision.outcome,
             "reason": decision.reason,
-            "raw": ctx.raw.data if decision.outcome in ("intake", "correction", "note") else None,
+            "raw": ctx.raw.data if _keeps_raw(decision) else None,
+            "sender_auth": ctx.sender_auth,
         })
         store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
                     folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
@@ -58,11 +60,19 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
         elif decision.outcome == "correction":
             result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
         elif decision.outcome in ("note", "bounce") and decision.intake:
-            result = _attach(ctx, decision, message_row, now)
+            result = _attach(ctx, decision, composer, message_row, now)
         else:
             result = Recorded(ctx.raw.uid, decision.outcome, reason=decision.reason)
         store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, ctx.raw.uid)
     return result
+
+
+def _keeps_raw(decision: Decision) -> bool:
+    """Referrals, corrections and notes keep their bytes, until their intake is purged:
+    a reply that arrives after the purge keeps nothing personal either."""
+    if decision.outcome not in ("intake", "correction", "note"):
+        return False
+    return not (decision.intake or {}).get("purged_at")
 
 
 def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, received_at: datetime,
@@ -73,7 +83,7 @@ def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, recei
                  mailbox_address=mailbox_address, extra_recipients=extra_recipients)
 
 
-def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
+def verdict_columns(verdict: Verdict) -> dict[str, Any]:
     return {
         "status": verdict.status,
         "missing": list(verdict.missing),
@@ -99,7 +109,7 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         "reply_to": decision.reply_to,
         "received_at": raw.received_at,
         "last_message_at": raw.received_at,
-        **_verdict_columns(verdict),
+        **verdict_columns(verdict),
         "fields": extraction.fields,
         "field_sources": extraction.where,
         "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
@@ -109,6 +119,8 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         "review_reason": extraction.review_reason,
         "folder": raw.folder if raw.folder != main_folder else None,
         "machine_reason": decision.machine_reason,
+        "sender_auth": ctx.sender_auth,
+        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
         "created_at": now,
         "updated_at": now,
     })
@@ -139,6 +151,9 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
     intake = decision.intake or {}
     intake_id = intake["id"]
     readable = new.carries_form and new.review_reason is None
+    if readable and intake.get("status") == "manual_review":
+        # No correction takes an intake out of manual review by itself: a person accepts.
+        return _proposal(ctx, decision, composer, message_row, now)
     fields = dict(intake.get("fields") or {})
     if readable:
         fields.update({k: v for k, v in new.fields.items() if v.strip()})
@@ -157,8 +172,10 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
         sources.update(new.where)
     reply_to = intake.get("reply_to") or decision.reply_to
     still_incomplete = verdict.status == "incomplete"
+    keep_version(store, intake, fields, now=now, message_row=message_row,
+                 status_after=verdict.status)
     store.update("intakes", intake_id, {
-        **_verdict_columns(verdict),
+        **verdict_columns(verdict),
         "reply_to": reply_to,
         # Reminders are timed from the latest message: a new message starts them afresh.
         "reminders_sent": 0 if still_incomplete else intake.get("reminders_sent", 0),
@@ -193,7 +210,32 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
                     merged.review_reason, tuple(queued))
 
 
-def _attach(ctx: Context, decision: Decision, message_row: int, now: datetime) -> Recorded:
+def _proposal(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+              now: datetime) -> Recorded:
+    """A readable correction of an intake in manual review: its answers wait for a person;
+    the intake keeps its answers and status, and takes in the new message's addresses."""
+    store, new = ctx.store, ctx.extraction
+    intake = decision.intake or {}
+    answers = {k: v for k, v in new.fields.items() if v.strip()}
+    propose(store, intake, answers, dict(new.where), new.source, message_row=message_row,
+            now=now)
+    store.update("intakes", intake["id"], {
+        "recipients": sorted({*intake.get("recipients", []), *ctx.email.to, *ctx.email.cc}),
+        "last_message_at": ctx.raw.received_at, "updated_at": now,
+    })
+    store.update("messages", message_row, {"intake_id": intake["id"]})
+    queued = []
+    if decision.reply_to:
+        updated = store.intake_by_id(intake["id"]) or {}
+        queue(store, composer.acknowledgement(updated, correction=True), kind="correction",
+              intake_id=intake["id"], now=now)
+        queued.append("correction")
+    return Recorded(ctx.raw.uid, "correction", intake["reference"], intake.get("status"),
+                    "proposal waiting", tuple(queued))
+
+
+def _attach(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+            now: datetime) -> Recorded:
     """A note from someone else in the thread, or a bounce of what we sent."""
     store = ctx.store
     intake = decision.intake or {}
@@ -202,8 +244,13 @@ def _attach(ctx: Context, decision: Decision, message_row: int, now: datetime) -
         store.update("intakes", intake["id"], {"bounced": 1, "updated_at": now})
     store.audit(decision.outcome, intake_id=intake["id"], message_row=message_row, at=now,
                 reason=decision.reason)
+    queued: tuple[str, ...] = ()
+    if decision.forged:
+        queue(store, composer.forged_correction_alert(intake), kind="alert",
+              intake_id=intake["id"], now=now)
+        queued = ("alert",)
     return Recorded(ctx.raw.uid, decision.outcome, intake["reference"], intake.get("status"),
-                    decision.reason)
+                    decision.reason, queued)
 
 
 def _received(intake: dict[str, Any]) -> datetime:

@@ -69,6 +69,7 @@ class MailboxSettings:
     max_message_bytes: int = 30 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
     tls_verify: bool = True  # off only with tls_insecure_host naming this host
+    trusted_authserv_ids: tuple[str, ...] = ()  # whose Authentication-Results count
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,4 @@ class Settings:
     parse_timeout_seconds: float = 20.0
     parse_memory_mb: int = 1024
     parser_workers: int = 2
+    max_automatic_per_hour: int = 100  # every reply to anyone, together; alerts exempt

@@ -29,7 +29,7 @@ LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a ful
 
 JSON_COLUMNS = frozenset(
     {"missing", "invalid", "cc_missing", "findings", "fields", "field_sources", "recipients",
-     "urgent_because"}
+     "urgent_because", "fields_before", "changed_keys", "proposed_fields", "proposed_sources"}
 )
 
 

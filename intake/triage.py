@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .answers import history_lines
 from .clock import day_bounds, iso, local_day, parse_iso
 from .errors import SettingsError
 from .outbox import smtp_code
@@ -32,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("missing_text", "Missing"),
     ("reminders_sent", "Reminders"),
     ("days_open", "Days open"),
+    ("sender_auth_text", "Sender auth"),
     ("note", "Note"),
 )
 
@@ -71,6 +73,8 @@ def notes(intake: dict[str, Any], reminders_max: int) -> list[str]:
         out.append("junk folder")
     if "alert" in (intake.get("held_kinds") or ()):
         out.append("alert not delivered")
+    if intake.get("proposals_waiting"):
+        out.append("correction waiting (intake accept)")
     return out
 
 
@@ -134,15 +138,19 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
              "ORDER BY priority = 'urgent' DESC, received_at, id")
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
+    waiting = {row[0] for row in store.query(
+        "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
     rows = []
     for row in store.query(query, params):
         intake = decode_row(row)
         intake["held_kinds"] = held.get(intake["id"], set())
+        intake["proposals_waiting"] = intake["id"] in waiting
         received = parse_iso(intake["received_at"]).astimezone(zone)
         intake["received_local"] = received.strftime("%Y-%m-%d %H:%M")
         intake["days_open"] = days_open(intake, now, timezone)
         intake["missing_text"] = ", ".join(gaps(intake))
         intake["note"] = "; ".join(notes(intake, settings.reminders.max))
+        intake["sender_auth_text"] = intake.get("sender_auth") or "none"
         rows.append(intake)
     return rows
 
@@ -228,14 +236,19 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         if len(text) > 1 and where:
             lines.append(f"  {'':<{width}}{where}")
 
+    if not intake.get("purged_at"):
+        lines += history_lines(store, intake, when)
+
     lines += ["", "Messages"]
     for message in store.query(
-        "SELECT id, received_at, sender, outcome, reason, raw IS NOT NULL AS kept "
+        "SELECT id, received_at, sender, outcome, reason, sender_auth, raw IS NOT NULL AS kept "
         "FROM messages WHERE intake_id = ? ORDER BY id", (intake["id"],)
     ):
         kept = "" if message["kept"] else "  (erased)"
+        auth = f"sender_auth={message['sender_auth'] or 'none'}"
         lines.append(f"  #{message['id']}  {when(message['received_at'])}  {message['outcome']}"
-                     f"  {message['sender'] or '-'}  {message['reason'] or ''}{kept}".rstrip())
+                     f"  {message['sender'] or '-'}  {auth}  {message['reason'] or ''}{kept}"
+                     .rstrip())
 
     lines += ["", "Outgoing messages"]
     outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error "
