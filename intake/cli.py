@@ -193,7 +193,8 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
         print("purge: --older-than must be 0 or more", file=sys.stderr)
         return EXIT_SETTINGS
     with _open_store(settings) as store:
-        report = purge(store, args.older_than, now=utcnow())
+        report = purge(store, args.older_than, now=utcnow(),
+                       shadow_folder=settings.smtp.shadow_folder)
         print(report)
     return EXIT_OK
 
