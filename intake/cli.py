@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from .clock import utcnow
 from .errors import OperationError, SettingsError
+from .logsetup import add_secrets, mask
+from .logsetup import configure as configure_logging
 from .settings import load_settings
 from .settings_types import Settings
 
@@ -52,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every referral intake to standard output")
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--since", type=_date, help="inclusive date in the digest's timezone")
+    export.add_argument("--output", type=Path, metavar="FILE",
+                        help="write to FILE (mode 0600) instead of standard output")
 
     digest = commands.add_parser("digest", help="send (or print) one day's digest")
     digest.add_argument("--date", type=_date, help="the day (default: yesterday)")
@@ -94,33 +99,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # whatever it writes (store, outgoing mail, exports) is the user's alone
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: 2 for bad arguments, 0 for --help
         return int(exit_.code or 0)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        force=True,  # a fresh handler on the current standard error
-    )
+    # A fresh handler on the current standard error, through the one filter (logsetup.py).
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, sys.stderr)
     try:
         if args.command == "demo":
             from .demo import run_demo
 
             return run_demo(args.dir)
         settings = load_settings(args.config)
+        add_secrets(secret_values(settings))
         return COMMANDS[args.command](settings, args)
     except SettingsError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         return EXIT_SETTINGS
     except OperationError as err:
-        print(f"intake: {err}", file=sys.stderr)
+        print(f"intake: {mask(str(err))}", file=sys.stderr)
         return EXIT_OPERATION
     except KeyboardInterrupt:
         return EXIT_OPERATION
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings point at that can be read now: masked in every log line."""
+    found = []
+    secrets = [settings.mailbox.password, settings.smtp.password,
+               settings.oauth2.client_secret if settings.oauth2 else None]
+    for secret in secrets:
+        if secret is None:
+            continue
+        try:
+            found.append(secret.reveal())
+        except SettingsError:  # not set: the command that needs it says so
+            pass
+    return [value for value in found if value]
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,8 +165,18 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from .export import export
 
     with _open_store(settings) as store:
-        export(store, sys.stdout, args.format, since=args.since,
-               timezone=settings.digest.timezone)
+        if args.output is None:
+            export(store, sys.stdout, args.format, since=args.since,
+                   timezone=settings.digest.timezone)
+            return EXIT_OK
+        try:  # personal data: readable by the service's user only, even if it existed
+            handle = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(handle, 0o600)
+        except OSError as err:
+            print(f"intake: export: {args.output}: {err.strerror}", file=sys.stderr)
+            return EXIT_OPERATION
+        with open(handle, "w", encoding="utf-8", newline="") as out:
+            export(store, out, args.format, since=args.since, timezone=settings.digest.timezone)
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from .clock import day_bounds, iso, parse_iso
+from .safe_text import csv_safe
 from .store import Store, decode_row
 
 CONTRACT_KEYS: tuple[str, ...] = (
@@ -45,7 +46,7 @@ def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(KEYS)
         for record in records:
-            writer.writerow([_csv_cell(record[key]) for key in KEYS])
+            writer.writerow([csv_safe(_csv_cell(record[key])) for key in KEYS])
             count += 1
     out.flush()
     return count

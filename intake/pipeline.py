@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from .compose import Composer
@@ -20,6 +21,7 @@ from .outbox import queue
 from .parse import parse
 from .record import Recorded, record
 from .rules import Rules
+from .safe_text import clean_fields
 from .sender_auth import sender_auth
 from .settings_types import Settings
 from .store import Store
@@ -74,6 +76,9 @@ class Pipeline:
 
     def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
                    content_hash: str, now: datetime) -> Recorded:
+        # Answers are data: no control or bidi-control character is stored (safe_text.py).
+        extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                             where=clean_fields(extraction.where))
         ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
                       self.own_addresses, self.settings.digest.timezone,
                       sender_auth(email, self.settings.mailbox.trusted_authserv_ids))

@@ -23,6 +23,7 @@ from typing import Any
 
 from .clock import iso, utcnow
 from .errors import StoreError, StoreLockedError
+from .paths import make_private_dir
 from .schema import MIGRATIONS, statements
 
 LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk
@@ -41,7 +42,7 @@ class Store:
         self._lock_handle: Any = None
         try:
             if not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
                 if not self.path.exists():
                     os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
                 os.chmod(self.path, 0o600)

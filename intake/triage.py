@@ -17,6 +17,7 @@ from .clock import day_bounds, iso, local_day, parse_iso
 from .errors import SettingsError
 from .outbox import smtp_code
 from .rules import load_rules
+from .safe_text import visible
 from .settings_types import Settings
 from .store import Store, decode_row
 
@@ -180,9 +181,10 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime,
 
 
 def _cell(value: Any) -> str:
+    """One table cell on one line; anything that would act on a terminal shown as an escape."""
     if value is None or value == "":
         return "-"
-    return str(value)
+    return visible(str(value), keep_newlines=False)
 
 
 # -- one intake in full ------------------------------------------------------
@@ -269,7 +271,8 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         detail = json.loads(event["detail"] or "{}")
         text = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
         lines.append(f"  {when(event['at'])}  {event['event']}  {text}".rstrip())
-    return "\n".join(lines)
+    # Form answers and headers were cleaned when read; whatever is left does nothing here.
+    return visible("\n".join(lines))
 
 
 def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 def _worker_main(conn: Connection, rules: Rules, memory_mb: int) -> None:
     """Child loop: receive a list of attachments, send back an Extraction."""
+    from ..logsetup import configure
+
+    configure(logging.WARNING)  # as in the main process: no library's text reaches the log
     try:
         import resource
 
