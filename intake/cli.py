@@ -155,6 +155,7 @@ def _open_store(settings: Settings) -> Iterator[Store]:
     from .store import Store
 
     store = Store(settings.store_path)
+    store.queue_mode = settings.smtp.mode
     try:
         yield store
     finally:
@@ -189,8 +190,10 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    from .config_check import check_locally
     from .probe import check_servers
 
+    check_locally(settings, sys.stdout)  # rules, templates, store, secrets: exit 2 if wrong
     return check_servers(settings, out=sys.stdout)
 
 

@@ -135,6 +135,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        # The [smtp] mode a message was queued in: one queued in a shadow trial is
+        # never sent by a later send-mode run (outbox.py). NULL (older rows): send.
+        "i12-outbox-queued-in",
+        "ALTER TABLE outbox ADD COLUMN queued_in TEXT;",
+    ),
+    (
         # issue 14: who sent each message (RFC 8601, trusted servers only), the
         # referrer's address as first received (only it or the sender may correct),
         # every earlier version of an intake's answers, and corrections waiting for a

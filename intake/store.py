@@ -40,6 +40,8 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
         self._lock_handle: Any = None
+        # The [smtp] mode of whoever opened it, kept with each queued message (outbox.py).
+        self.queue_mode: str | None = None
         try:
             if not readonly:
                 make_private_dir(self.path.parent)

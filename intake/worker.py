@@ -30,9 +30,10 @@ from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
 from .outbox import deliver_due
 from .pipeline import Pipeline
+from .preflight import load_rules_and_templates
 from .record import Recorded
 from .reminders import queue_due_reminders
-from .rules import load_rules
+from .retry import retry_errors
 from .send import Sender, open_sender
 from .settings_types import Settings
 from .store import Store
@@ -66,9 +67,11 @@ class Worker:
         self.once = once
         self.stopping = False
         self.in_message = False
+        # Rules and every template must work before anything is taken (else exit 2).
+        self.rules = load_rules_and_templates(settings)
         self.store = Store(settings.store_path)
+        self.store.queue_mode = settings.smtp.mode
         self.store.lock()
-        self.rules = load_rules(settings.rules_dir)
         self.composer = Composer(settings, settings.templates_dir)
         self.pool = ParserPool(rules=self.rules, rules_dir=settings.rules_dir,
                                workers=settings.parser_workers,
@@ -90,6 +93,8 @@ class Worker:
     def run(self) -> int:
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
+            # What could not be processed before (`error`) is taken again first.
+            retry_errors(self.pipeline, utcnow())
             return self._loop()
         except Stop:
             log.info("stopped on SIGTERM")

@@ -1,0 +1,101 @@
+"""Before anything starts: every rules file parses and every template renders.
+
+A template that is missing or broken would make every referral a manual
+review with no acknowledgement and no MASH alert. So the worker refuses to
+start (exit 2) and check-config says so, one line a problem, before a
+single message is taken. Templates are rendered with invented sample data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .compose import Composer
+from .errors import SettingsError
+from .paths import project_dir
+from .rules import Rules, load_rules
+from .settings_types import Settings
+
+SAMPLE_AT = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
+
+
+def load_rules_and_templates(settings: Settings) -> Rules:
+    """The rules, once both they and every template are known to work; else SettingsError."""
+    rules = load_rules(settings.rules_dir)
+    problems = template_problems(settings)
+    if problems:
+        raise SettingsError(problems)
+    return rules
+
+
+def template_problems(settings: Settings) -> list[str]:
+    """One line for each template that cannot be found or rendered with sample data."""
+    composer = Composer(settings, settings.templates_dir)
+    folder = composer.templates_dir
+    problems: list[str] = []
+    for what, build in _samples(composer):
+        try:
+            build()
+        except jinja2.TemplateNotFound as err:
+            line = f"[rules] templates: {err.name} not found in {folder}"
+            if line not in problems:
+                problems.append(line)
+        except jinja2.TemplateSyntaxError as err:
+            line = f"[rules] templates: {Path(err.filename or err.name or '?').name} line " \
+                   f"{err.lineno}: {err.message}"
+            if line not in problems:
+                problems.append(line)
+        except Exception as err:  # an undefined name, a filter that fails...
+            problems.append(f"[rules] templates: {what} does not render with sample data "
+                            f"({type(err).__name__}: {err})")
+    return problems
+
+
+def default_folders() -> tuple[Path, Path]:
+    """The rules and templates used when settings name none."""
+    return project_dir("rules"), project_dir("templates")
+
+
+def _intake(**extra: Any) -> dict[str, Any]:
+    sample: dict[str, Any] = {
+        "reference": "PRV-2026-00001", "message_id": "<sample@example.org>",
+        "reply_to": "referrer@example.org", "received_at": SAMPLE_AT.isoformat(),
+        "status": "incomplete", "priority": "normal", "urgent_because": [],
+        "findings": [{"rule": "required", "field": "referrer_phone",
+                      "label": "Contact Telephone Number", "message": "Not given"}],
+        "missing": ["referrer_phone"], "invalid": [],
+        "cc_missing": ["mashagency@lewisham.gov.uk"], "review_reason": None,
+    }
+    return sample | extra
+
+
+def _samples(composer: Composer) -> list[tuple[str, Any]]:
+    from .digest import Digest, OpenItem, digest_context, subject
+
+    complete = _intake(status="complete", findings=[], missing=[], cc_missing=[])
+    review = _intake(status="manual_review", review_reason="scan", findings=[], missing=[])
+    urgent = _intake(status="complete", priority="urgent", urgent_because=["immediate risk"])
+    digest = Digest(
+        day=date(2026, 1, 4), timezone=composer.settings.digest.timezone,
+        counts={"Received": 2, "Complete": 1, "Incomplete": 1, "Manual review": 0,
+                "Urgent": 1, "Children": 1, "Adults": 1},
+        open=(OpenItem("PRV-2026-00001", "J.D.", 1, ("referrer_phone",), 1, "urgent"),),
+        made_at=SAMPLE_AT, undelivered=("ack PRV-2026-00002: 550",),
+    )
+    return [
+        ("acknowledgement (incomplete)", lambda: composer.acknowledgement(_intake())),
+        ("acknowledgement (complete)", lambda: composer.acknowledgement(complete)),
+        ("acknowledgement (manual review)", lambda: composer.acknowledgement(review)),
+        ("acknowledgement (correction)",
+         lambda: composer.acknowledgement(complete, correction=True)),
+        ("reminder", lambda: composer.reminder(_intake(), 1)),
+        ("alert (urgent)", lambda: composer.alert(urgent)),
+        ("alert (manual review)", lambda: composer.alert(review)),
+        ("digest", lambda: composer.message(
+            kind="digest", to=list(composer.settings.digest.to), subject=subject(digest.day),
+            template="digest", context=digest_context(digest), auto_reply=False)),
+    ]
