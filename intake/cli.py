@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                                  "for an intake in manual review (audited)")
     accept.add_argument("reference")
     accept.add_argument("--by", required=True, metavar="NAME", help="who accepts them")
+    triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
+                                  "(stops its screening clock)")
+    triaged.add_argument("reference")
+    triaged.add_argument("--by", required=True, metavar="NAME", help="who triaged it")
+    triaged.add_argument("--outcome", metavar="TEXT", help="what was decided (optional)")
 
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
@@ -283,6 +288,21 @@ def _accept(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _triaged(settings: Settings, args: argparse.Namespace) -> int:
+    from .screening_clock import mark_triaged
+
+    if not args.by.strip():
+        print("intake: triaged: --by must name who triaged it", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        problem = mark_triaged(store, args.reference, args.by, args.outcome, utcnow())
+    if problem:
+        print(f"intake: {problem}", file=sys.stderr)
+        return EXIT_SETTINGS
+    print(f"{args.reference.strip().upper()} triaged")
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -294,4 +314,5 @@ COMMANDS = {
     "show": _show,
     "health": _health,
     "accept": _accept,
+    "triaged": _triaged,
 }

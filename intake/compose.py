@@ -95,8 +95,13 @@ class Composer:
             "urgent": urgent,
             "urgent_because": [str(p) for p in intake.get("urgent_because") or []],
             "review_reason": intake.get("review_reason"),
+            # references only (intake/followup.py), never to a referrer
+            "earlier_referrals": [clean_header(r) for r in intake.get("earlier_referrals") or []],
         }
         what = "URGENT" if urgent else "manual review needed"
+        if not urgent and intake.get("status") != "manual_review" and intake.get(
+                "earlier_referrals"):
+            what = "referred before"
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
             subject=f"[{context['reference']}] Prevent referral: {what}",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import SettingsError
-from .preflight import template_problems
+from .preflight import issue17_rules, template_problems
 from .rules import load_rules
 from .settings_types import Secret, Settings
 
@@ -26,6 +26,10 @@ def check_locally(settings: Settings, out: TextIO) -> None:
         rules = load_rules(settings.rules_dir)
         ok.append(f"rules: ok — {len(rules.fields)} form fields, from "
                   f"{settings.rules_dir or _default('rules')}")
+    except SettingsError as err:
+        problems += err.problems
+    try:
+        issue17_rules(settings)  # rules/matching.toml and rules/screening.toml
     except SettingsError as err:
         problems += err.problems
     rendering = template_problems(settings)

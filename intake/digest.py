@@ -25,6 +25,7 @@ from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
+from .queue_view import digest_extras
 from .send import open_sender
 from .settings_types import Settings
 from .store import Store, decode_row
@@ -76,6 +77,7 @@ class Digest:
     open: tuple[OpenItem, ...]
     made_at: datetime
     undelivered: tuple[str, ...] = ()  # messages the mail server refused lately
+    screened_late: tuple[str, ...] = ()  # deadlines that day not met (queue_view.py)
 
 
 # -- making it ---------------------------------------------------------------
@@ -98,6 +100,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     start, end = day_bounds(day, timezone)
     numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
     counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+    extra_counts, late = digest_extras(store, settings, day)
+    counts.update(extra_counts)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
@@ -120,7 +124,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             note="; ".join(flags),
         ))
     return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now,
-                  undelivered=tuple(undelivered(store, now)))
+                  undelivered=tuple(undelivered(store, now)), screened_late=tuple(late))
 
 
 # -- rendering ---------------------------------------------------------------
@@ -160,6 +164,7 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         "subject": subject(digest.day),
         "undelivered": list(digest.undelivered),
         "undelivered_days": UNDELIVERED_DAYS,
+        "screened_late": list(digest.screened_late),
     }
 
 

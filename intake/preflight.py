@@ -26,10 +26,20 @@ SAMPLE_AT = datetime(2026, 1, 5, 10, 30, tzinfo=UTC)
 def load_rules_and_templates(settings: Settings) -> Rules:
     """The rules, once both they and every template are known to work; else SettingsError."""
     rules = load_rules(settings.rules_dir)
+    issue17_rules(settings)
     problems = template_problems(settings)
     if problems:
         raise SettingsError(problems)
     return rules
+
+
+def issue17_rules(settings: Settings) -> None:
+    """rules/matching.toml and rules/screening.toml; SettingsError listing each problem."""
+    from .matching import load_match_rules
+    from .screening_clock import calendar_for
+
+    load_match_rules(settings.rules_dir)
+    calendar_for(settings)
 
 
 def template_problems(settings: Settings) -> list[str]:
@@ -75,6 +85,7 @@ def _intake(**extra: Any) -> dict[str, Any]:
 
 def _samples(composer: Composer) -> list[tuple[str, Any]]:
     from .digest import Digest, OpenItem, digest_context, subject
+    from .screening_clock import overdue_alert
 
     complete = _intake(status="complete", findings=[], missing=[], cc_missing=[])
     review = _intake(status="manual_review", review_reason="scan", findings=[], missing=[])
@@ -85,6 +96,7 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
                 "Urgent": 1, "Children": 1, "Adults": 1},
         open=(OpenItem("PRV-2026-00001", "J.D.", 1, ("referrer_phone",), 1, "urgent"),),
         made_at=SAMPLE_AT, undelivered=("ack PRV-2026-00002: 550",),
+        screened_late=("PRV-2026-00001: due 14:30, screened not yet",),
     )
     return [
         ("acknowledgement (incomplete)", lambda: composer.acknowledgement(_intake())),
@@ -95,6 +107,10 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("reminder", lambda: composer.reminder(_intake(), 1)),
         ("alert (urgent)", lambda: composer.alert(urgent)),
         ("alert (manual review)", lambda: composer.alert(review)),
+        ("alert (referred before)", lambda: composer.alert(
+            complete | {"earlier_referrals": ["PRV-2025-00007"]})),
+        ("overdue alert", lambda: overdue_alert(composer, complete, {
+            "due_at": SAMPLE_AT.isoformat(), "working_hours": 4.0})),
         ("digest", lambda: composer.message(
             kind="digest", to=list(composer.settings.digest.to), subject=subject(digest.day),
             template="digest", context=digest_context(digest), auto_reply=False)),

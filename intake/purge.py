@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from .clock import iso, parse_iso
+from .followup import on_purge
 from .send import eml_name
 from .store import Store
 
@@ -145,6 +146,7 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
     ).rowcount
     store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
                                         "updated_at": now})
+    on_purge(store, intake_id)
     store.audit("purged", intake_id=intake_id, at=now, form_answers=answers,
                 messages=messages, outbox=outbox)
     return Purged(reference, closed_at, answers, messages, outbox)

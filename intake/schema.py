@@ -141,6 +141,41 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "ALTER TABLE outbox ADD COLUMN queued_in TEXT;",
     ),
     (
+        # Issue 17: two intakes about the same individual (intake/links.py). After a purge
+        # of either, strength, rule and fields are erased: only the two intakes remain.
+        "i17-links",
+        """
+        CREATE TABLE links (
+            id INTEGER PRIMARY KEY,
+            earlier_id INTEGER NOT NULL REFERENCES intakes(id),
+            later_id INTEGER NOT NULL REFERENCES intakes(id),
+            strength TEXT,
+            rule TEXT,
+            fields TEXT,
+            found_at TEXT NOT NULL,
+            UNIQUE (earlier_id, later_id)
+        );
+        CREATE INDEX links_later ON links(later_id);
+        """,
+    ),
+    (
+        # Issue 17: the MASH's screening clock, one row an intake (intake/screening_clock.py).
+        "i17-screening",
+        """
+        CREATE TABLE screening (
+            intake_id INTEGER PRIMARY KEY REFERENCES intakes(id),
+            due_at TEXT NOT NULL,
+            working_hours REAL NOT NULL,
+            screened_at TEXT,
+            screened_by TEXT,
+            outcome TEXT,
+            stopped_by TEXT,
+            overdue_alerted_at TEXT
+        );
+        CREATE INDEX screening_due ON screening(due_at);
+        """,
+    ),
+    (
         # issue 14: who sent each message (RFC 8601, trusted servers only), the
         # referrer's address as first received (only it or the sender may correct),
         # every earlier version of an intake's answers, and corrections waiting for a

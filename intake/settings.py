@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import SettingsError
+from .screening import working_hours_problem
 from .settings_types import (
     DigestSettings,
     MailboxSettings,
@@ -313,6 +314,7 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         smtp=smtp,
         store_path=_path(base, store.get("path", str)) or base / "var/intake.sqlite3",
         alert_to=tuple(a.lower() for a in triage.get("alert_to", list, check=_addresses) or ()),
+        working_hours=triage.get("working_hours", str, "09:00-17:00", working_hours_problem),
         digest=DigestSettings(
             to=tuple(digest.get("to", list, check=_addresses) or ()),
             at=digest.get("at", str, "08:00", _time),

@@ -119,3 +119,4 @@ class Settings:
     parse_memory_mb: int = 1024
     parser_workers: int = 2
     max_automatic_per_hour: int = 100  # every reply to anyone, together; alerts exempt
+    working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day

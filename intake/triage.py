@@ -1,4 +1,5 @@
-"""The MASH triage view: open intakes, urgent first then oldest; one intake in full; closing.
+"""The MASH triage view: open intakes, urgent (and referred before) first, then least
+screening time left; one intake in full; closing.
 
 This is for the MASH worker at a terminal: `render_show` prints form answers
 (personal data) on standard output on purpose. The triage table and the
@@ -13,9 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .answers import history_lines
-from .clock import day_bounds, iso, local_day, parse_iso
+from .clock import day_bounds, iso, local_day, parse_iso, utcnow
 from .errors import SettingsError
+from .followup import on_close
 from .outbox import smtp_code
+from .queue_view import annotate, show_lines
 from .rules import load_rules
 from .safe_text import visible
 from .settings_types import Settings
@@ -30,6 +33,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("received_local", "Received"),
     ("age_band", "Age band"),
     ("priority", "Priority"),
+    ("screening", "Screening"),  # issue 17: working time left (queue_view.py)
+    ("seen_before", "Seen before"),
     ("status", "Status"),
     ("missing_text", "Missing"),
     ("reminders_sent", "Reminders"),
@@ -153,7 +158,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         intake["note"] = "; ".join(notes(intake, settings.reminders.max))
         intake["sender_auth_text"] = intake.get("sender_auth") or "none"
         rows.append(intake)
-    return rows
+    return annotate(store, settings, rows, now)
 
 
 def render_triage(rows: list[dict[str, Any]], *, now: datetime,
@@ -216,6 +221,7 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
     if note:
         lines.append(f"  {'note':<16} {note}")
 
+    lines += show_lines(store, settings, intake, utcnow())
     lines += ["", "Findings"]
     for finding in intake.get("findings") or []:
         lines.append(f"  {finding.get('field', '')}: {finding.get('message', '')}")
@@ -318,3 +324,4 @@ def _close(store: Store, row: Any, reason: str, now: datetime, **detail: Any) ->
     store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
                                         "updated_at": now})
     store.audit("closed", intake_id=row["id"], at=now, status=row["status"], **detail)
+    on_close(store, row["id"], now)

@@ -34,6 +34,7 @@ from .preflight import load_rules_and_templates
 from .record import Recorded
 from .reminders import queue_due_reminders
 from .retry import retry_errors
+from .screening_clock import queue_overdue_alerts
 from .send import Sender, open_sender
 from .settings_types import Settings
 from .store import Store
@@ -87,6 +88,7 @@ class Worker:
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
         self.scheduler.every(1).minutes.do(self.digest)
+        self.scheduler.every(1).minutes.do(self.overdue)
 
     # -- the loop ----------------------------------------------------------
 
@@ -260,7 +262,13 @@ class Worker:
     def after_mail(self) -> None:
         self.remind()
         self.digest()
+        self.overdue()
         self.deliver()
+
+    def overdue(self) -> None:
+        for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
+                                              utcnow()):
+            log.info("%s screening overdue: alert queued", reference)
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):

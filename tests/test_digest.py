@@ -72,9 +72,10 @@ def test_counts_match_the_store_for_the_day(store: Store, settings: Settings) ->
 
     digest = digest_for_day(store, settings, DAY, now=NOW)
 
-    assert list(digest.counts) == list(LABELS)
+    assert list(digest.counts) == [*LABELS, "Referred before", "Screened late"]
     assert digest.counts == {"Received": 6, "Complete": 3, "Incomplete": 2,
-                             "Manual review": 1, "Urgent": 2, "Children": 2, "Adults": 2}
+                             "Manual review": 1, "Urgent": 2, "Children": 2, "Adults": 2,
+                             "Referred before": 0, "Screened late": 0}
     text, html = render_digest(digest)
     for label, number in digest.counts.items():
         assert counts_line(text, label) == number
