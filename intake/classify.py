@@ -39,24 +39,46 @@ _FAILED_ACTIONS = frozenset({"failed"})
 # --- phrase matching (shared with check) -----------------------------------------
 
 
+MAX_SEARCHED = 256 * 1024  # characters of each text searched: a referral says it early
+
+
 @lru_cache(maxsize=512)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """A phrase as whole words, any case, any run of whitespace between its words."""
-    words = phrase.split()
-    return re.compile(
-        r"(?<!\w)" + r"\s+".join(re.escape(word) for word in words) + r"(?!\w)",
-        re.IGNORECASE,
-    )
+    return re.compile(r"(?<!\w)" + _phrase_regex(phrase) + r"(?!\w)", re.IGNORECASE)
+
+
+def _phrase_regex(phrase: str) -> str:
+    return r"\s+".join(re.escape(word) for word in phrase.split())
+
+
+@lru_cache(maxsize=64)
+def _all_phrases(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every phrase (each a named group, tried at every word start, so
+    phrases inside longer ones are found too); and each group's phrase."""
+    names = {f"p{i}": phrase for i, phrase in enumerate(phrases)}
+    groups = "|".join(f"(?P<{name}>{_phrase_regex(phrase)}(?!\\w))"
+                      for name, phrase in names.items())
+    return re.compile(rf"(?<!\w)(?=(?:{groups}))", re.IGNORECASE), names
 
 
 def matching_phrases(texts: Iterable[str], phrases: Iterable[str]) -> list[str]:
-    """The phrases (in rule order) found as whole words in any of the texts."""
-    texts = [text for text in texts if text]
-    return [
-        phrase
-        for phrase in dict.fromkeys(phrases)
-        if phrase.strip() and any(phrase_pattern(phrase).search(text) for text in texts)
-    ]
+    """The phrases (in rule order) found as whole words in any of the texts: one pass of
+    one compiled pattern over the first MAX_SEARCHED characters of each."""
+    wanted = tuple(p for p in dict.fromkeys(phrases) if p.strip())
+    if not wanted:
+        return []
+    pattern, names = _all_phrases(wanted)
+    found: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        for match in pattern.finditer(text[:MAX_SEARCHED]):
+            found.update(names[name] for name, value in match.groupdict().items()
+                         if value is not None)
+            if len(found) == len(wanted):
+                break
+    return [phrase for phrase in wanted if phrase in found]
 
 
 # --- machine mail ------------------------------------------------------------------

@@ -126,6 +126,18 @@ class Composer:
             reply_to_id=intake.get("message_id"), auto_reply=False,
         )
 
+    def review_batch_alert(self, references: list[tuple[str, str]]) -> EmailMessage:
+        """Many manual-review referrals at once: one alert, (reference, review reason) each."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        listed = [(clean_header(r), clean_header(reason)) for r, reason in references]
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=f"Prevent referrals: {len(listed)} need manual review",
+            template="review_batch", context={"references": listed, "reference": None},
+            auto_reply=False,
+        )
+
     def cap_alert(self, cap: int) -> EmailMessage:
         """Automatic replies hit the hourly cap: they wait; the MASH hears it once."""
         return self.message(

@@ -51,6 +51,12 @@ class Context:
     own_addresses: tuple[str, ...]
     timezone: str = "Europe/London"
     sender_auth: str = "none"  # pass | fail | none (sender_auth.py)
+    position_uid: int | None = None  # where the folder position may move; None: raw.uid
+
+
+def folder_position(ctx: Context) -> int:
+    """The UID the folder's recorded position moves to with this message (0: stays)."""
+    return ctx.raw.uid if ctx.position_uid is None else ctx.position_uid
 
 
 Step = Callable[[Context], Decision | None]

@@ -13,10 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .answers import keep_version, propose
+from .bursts import BurstRule, hold_review_alert
 from .check import check
 from .clock import parse_iso
 from .compose import Composer
-from .decide import Context, Decision
+from .decide import Context, Decision, folder_position
 from .followup import follow_up, with_earlier
 from .models import Extraction, Verdict
 from .outbox import queue
@@ -35,7 +36,7 @@ class Recorded:
 
 
 def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_address: str,
-           main_folder: str, now: datetime) -> Recorded:
+           main_folder: str, now: datetime, burst_rule: BurstRule | None = None) -> Recorded:
     """Write the decision; return what was written. Raises StoreError if it could not be."""
     store = ctx.store
     with store.transaction():
@@ -50,22 +51,36 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
             "recorded_at": now,
             "outcome": decision.outcome,
             "reason": decision.reason,
-            "raw": ctx.raw.data if _keeps_raw(decision) else None,
+            "raw": _raw_to_keep(ctx, decision),
             "sender_auth": ctx.sender_auth,
         })
         store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
                     folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
         if decision.outcome == "intake":
             result = _new_intake(ctx, decision, composer, message_row, mailbox_address,
-                                 main_folder, now)
+                                 main_folder, now, burst_rule)
         elif decision.outcome == "correction":
             result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
         elif decision.outcome in ("note", "bounce") and decision.intake:
             result = _attach(ctx, decision, composer, message_row, now)
         else:
             result = Recorded(ctx.raw.uid, decision.outcome, reason=decision.reason)
-        store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, ctx.raw.uid)
+        store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, folder_position(ctx))
     return result
+
+
+NOTE_RAW_CAP = 1024 * 1024  # bytes kept of a message that is not a referral (a note)
+
+
+def _raw_to_keep(ctx: Context, decision: Decision) -> bytes | None:
+    """The bytes stored with the message: a referral's (or correction's) whole; a note's
+    up to NOTE_RAW_CAP (a 28 MB reply from someone else in the thread is not kept whole);
+    nothing for the rest."""
+    if not _keeps_raw(decision):
+        return None
+    if decision.outcome == "note" and len(ctx.raw.data) > NOTE_RAW_CAP:
+        return ctx.raw.data[:NOTE_RAW_CAP]
+    return ctx.raw.data
 
 
 def _keeps_raw(decision: Decision) -> bool:
@@ -96,7 +111,8 @@ def verdict_columns(verdict: Verdict) -> dict[str, Any]:
 
 
 def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-                mailbox_address: str, main_folder: str, now: datetime) -> Recorded:
+                mailbox_address: str, main_folder: str, now: datetime,
+                burst_rule: BurstRule | None = None) -> Recorded:
     store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
     if decision.review_reason:
         extraction = replace(extraction, review_reason=decision.review_reason)
@@ -140,10 +156,17 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         queued.append("ack")
     else:
         store.audit("not-answered", **audit, reason=decision.machine_reason or "no-reply-address")
-    if verdict.priority == "urgent" or verdict.status == "manual_review" or followup.raised:
+    if verdict.priority == "urgent" or followup.raised:
         queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
               intake_id=intake_id, now=now)
         queued.append("alert")
+    elif verdict.status == "manual_review":
+        if burst_rule is not None and hold_review_alert(store, burst_rule, intake_id, now):
+            queued.append("alert-batched")  # goes with the others of the burst, in one
+        else:
+            queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
+                  intake_id=intake_id, now=now)
+            queued.append("alert")
     return Recorded(raw.uid, "intake", reference, verdict.status, extraction.review_reason,
                     tuple(queued))
 

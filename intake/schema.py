@@ -218,6 +218,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # issue 14: manual-review alerts held back in a burst, sent together (bursts.py).
+        "i14-alert-batch",
+        """
+        CREATE TABLE alert_batch (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            at TEXT NOT NULL,
+            outbox_id INTEGER
+        );
+        CREATE INDEX alert_batch_waiting ON alert_batch(outbox_id);
+        """,
+    ),
 )
 
 

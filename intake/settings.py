@@ -272,6 +272,7 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
             processed_folder=box.get("processed_folder", str, None),
             poll_seconds=box.get("poll_seconds", float, 60.0, _positive),
             batch_size=box.get("batch_size", int, 50, _positive),
+            batch_bytes=box.get("batch_bytes", int, 32 * 2**20, _positive),
             max_message_bytes=box.get("max_message_bytes", int, 30 * 2**20, _positive),
             max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
             trusted_authserv_ids=_authserv_ids(box),

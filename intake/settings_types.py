@@ -66,6 +66,7 @@ class MailboxSettings:
     poll_seconds: float = 60.0
     path: Path | None = None  # maildir only
     batch_size: int = 50
+    batch_bytes: int = 32 * 1024 * 1024  # what one batch may hold in memory, at most
     max_message_bytes: int = 30 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
     tls_verify: bool = True  # off only with tls_insecure_host naming this host

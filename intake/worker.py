@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -21,10 +21,13 @@ from types import FrameType
 
 import schedule
 
+from . import memory
+from .bursts import flush_review_alerts
 from .clock import utcnow
 from .compose import Composer
 from .crashpoints import crashpoint
 from .digest import queue_due_digests
+from .diskspace import low_disk_warning
 from .errors import LoginError, MailboxError, OperationError, StoreError
 from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
@@ -44,6 +47,7 @@ log = logging.getLogger("intake")
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 300.0
 ONCE_RECONNECT_ATTEMPTS = 6
+HEADER_ONLY_BYTES = 64 * 1024  # what a message over max_message_bytes costs: its header
 
 
 def heartbeat_path(store_path: Path) -> Path:
@@ -64,6 +68,7 @@ class Stop(Exception):
 
 class Worker:
     def __init__(self, settings: Settings, *, once: bool, token_provider: object = None):
+        memory.keep_large_blocks_apart()
         self.settings = settings
         self.once = once
         self.stopping = False
@@ -84,6 +89,7 @@ class Worker:
                                              readonly=self.shadow)
         self.token_provider = token_provider
         self._sender: Sender | None = None
+        self._disk_warned_until = 0.0
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
@@ -115,6 +121,7 @@ class Worker:
                     connected = connected_once = True
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
+                self._warn_if_disk_low()
                 failures = 0
                 self.after_mail()
                 if self.once:
@@ -141,6 +148,15 @@ class Worker:
                 self.mailbox.close()
                 self._backoff(failures)
         return 0
+
+    def _warn_if_disk_low(self) -> None:
+        """Once an hour at most, while the store's disk is low."""
+        if time.monotonic() < self._disk_warned_until:
+            return
+        warning = low_disk_warning(self.settings.store_path)
+        if warning:
+            log.warning("%s", warning)
+            self._disk_warned_until = time.monotonic() + 3600
 
     def _backoff(self, failures: int) -> None:
         delay = min(RECONNECT_FIRST_SECONDS * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
@@ -215,33 +231,68 @@ class Worker:
             return 0
         folders = list(dict.fromkeys(folder for folder, _ in order))
         progress = _Progress(len(order), ", ".join(folders))
-        batch_size = max(1, self.settings.mailbox.batch_size)
         done = 0
-        for start in range(0, len(order), batch_size):
-            raws = []
-            for folder, group in groupby(order[start:start + batch_size], key=itemgetter(0)):
-                raws += self.mailbox.fetch(folder, [uid for _, uid in group])
-            crashpoint("fetched")
-            recorded: dict[str, list[int]] = {}
-            self.in_message = True
-            try:
-                for raw, result in zip(raws, self.pipeline.process(raws, utcnow()), strict=True):
-                    recorded.setdefault(raw.folder, []).append(result.uid)
-                    crashpoint("recorded")
-                    _log_recorded(raw.folder, result)
-                    done += 1
-                    progress.show(done)
-                    if self.stopping:
-                        break
-            finally:
-                self.in_message = False
-            for folder, uids in recorded.items():
-                self._mark(folder, validity[folder], uids)
-            crashpoint("marked")
+        for batch in self._batches(order):
+            done = self._take_batch(batch, validity, progress, done)
+            memory.release()  # what the batch held goes back before the next is fetched
             if self.stopping:
                 raise Stop()
         progress.finish()
         return done
+
+    def _take_batch(self, batch: list[tuple[str, int]], validity: dict[str, int],
+                    progress: _Progress, done: int) -> int:
+        """Fetch one batch, record each message (sending what it queued at once), then
+        mark on the server what was recorded. Returns the running count."""
+        raws = []
+        for folder, group in groupby(batch, key=itemgetter(0)):
+            raws += self.mailbox.fetch(folder, [uid for _, uid in group])
+        crashpoint("fetched")
+        recorded: dict[str, list[int]] = {}
+        self.in_message = True
+        try:
+            for raw, result in self.pipeline.process(raws, utcnow):
+                recorded.setdefault(raw.folder, []).append(result.uid)
+                crashpoint("recorded")
+                _log_recorded(raw.folder, result)
+                done += 1
+                progress.show(done)
+                if self.stopping:
+                    break
+                if result.queued:  # its alert and acknowledgement go now, not after all
+                    self._send_now()
+        finally:
+            self.in_message = False
+        for folder, uids in recorded.items():
+            self._mark(folder, validity[folder], uids)
+        crashpoint("marked")
+        if self.alert_batch():  # a burst in this batch: its one alert goes now
+            self._send_now()
+        return done
+
+    def _batches(self, order: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
+        """The order cut into batches of at most `batch_size` messages and `batch_bytes`
+        bytes (a message over it goes alone): what is held in memory at once is bounded
+        by bytes, not by a count. Sizes are asked first (cheap: no bodies)."""
+        s = self.settings.mailbox
+        count, budget = max(1, s.batch_size), max(1, s.batch_bytes)
+        sizes: dict[tuple[str, int], int] = {}
+        for folder in dict.fromkeys(folder for folder, _ in order):
+            found = self.mailbox.sizes(folder, [uid for f, uid in order if f == folder])
+            sizes.update({(folder, uid): size for uid, size in found.items()})
+        batch: list[tuple[str, int]] = []
+        held = 0
+        for item in order:
+            size = sizes.get(item, 0)
+            if size > s.max_message_bytes:  # only its header is fetched
+                size = HEADER_ONLY_BYTES
+            if batch and (len(batch) >= count or held + size > budget):
+                yield batch
+                batch, held = [], 0
+            batch.append(item)
+            held += size
+        if batch:
+            yield batch
 
     def _mark(self, folder: str, uidvalidity: int, uids: list[int]) -> None:
         """Mark on the server what is committed in the store (never in shadow mode)."""
@@ -260,6 +311,7 @@ class Worker:
     # -- acting from the store ---------------------------------------------
 
     def after_mail(self) -> None:
+        self.alert_batch()
         self.remind()
         self.digest()
         self.overdue()
@@ -269,6 +321,14 @@ class Worker:
         for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
                                               utcnow()):
             log.info("%s screening overdue: alert queued", reference)
+
+    def alert_batch(self) -> int:
+        """The manual-review alerts a burst held back, as one alert (bursts.py)."""
+        listed = flush_review_alerts(self.store, self.composer, self.pipeline.burst_rule,
+                                     utcnow())
+        if listed:
+            log.info("alert listing %d manual-review referrals queued", listed)
+        return listed
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
@@ -294,6 +354,20 @@ class Worker:
             self.in_message = False
         if self.stopping:
             raise Stop()
+
+    def _send_now(self) -> None:
+        """Send what is due while the batch is being taken (the caller keeps SIGTERM
+        waiting); SMTP trouble only leaves it in the outbox for the next round."""
+        try:
+            if self._sender is None:
+                self._sender = open_sender(self.settings, self.token_provider)
+            report = deliver_due(self.store, self._sender, self.settings, utcnow())
+            log.debug("outbox: %s", report)
+        except StoreError:
+            raise
+        except OperationError as err:
+            log.warning("smtp: %s; messages wait in the outbox", err)
+            self._close_sender()
 
     def _close_sender(self) -> None:
         if self._sender is not None:
