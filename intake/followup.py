@@ -23,7 +23,7 @@ from .store import Store
 @dataclass(frozen=True)
 class Followup:
     raised: bool  # this intake is newly raised: a new referral about someone referred lately
-    earlier_referrals: tuple[str, ...]  # references of the earlier linked intakes
+    earlier_referrals: tuple[str, ...]  # the earlier linked intakes: "PRV-... (same individual)"
 
 
 def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
@@ -36,7 +36,7 @@ def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
     rules = load_match_rules(settings.rules_dir)
     changes = links.relink(store, intake["id"], rules, now)
     screening_clock.set_deadline(store, intake, settings, now)
-    earlier = tuple(links.earlier_references(store).get(intake["id"], ()))
+    earlier = tuple(links.earlier_for_alert(store, intake["id"]))
     for other_id in sorted(changes.newly_raised - {intake["id"]}):
         queue_raised_alert(store, composer, other_id, now)
     return Followup(intake["id"] in changes.newly_raised, earlier)
@@ -52,7 +52,7 @@ def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
     intake = store.intake_by_id(intake_id)
     if intake is None or intake.get("closed_at"):
         return
-    earlier = links.earlier_references(store).get(intake_id, [])
+    earlier = links.earlier_for_alert(store, intake_id)
     queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind="alert",
           intake_id=intake_id, now=now)
 

@@ -133,6 +133,15 @@ def earlier_references(store: Store) -> dict[int, list[str]]:
     return out
 
 
+def earlier_for_alert(store: Store, intake_id: int) -> list[str]:
+    """"PRV-2026-00003 (same individual)", "... (possibly the same)": for the MASH alert."""
+    wording = {"same": "same individual", "possible": "possibly the same"}
+    rows = store.query("SELECT e.reference, l.strength FROM links l JOIN intakes e "
+                       "ON e.id = l.earlier_id WHERE l.later_id = ? ORDER BY e.received_at, e.id",
+                       (intake_id,))
+    return [f"{row[0]} ({wording.get(row[1], 'details erased')})" for row in rows]
+
+
 def raised_ids(store: Store, rules: MatchRules) -> set[int]:
     """Intakes with an earlier linked intake received within `raise_within_days` before."""
     marks = ", ".join("?" * len(rules.raise_strengths)) or "NULL"

@@ -97,6 +97,8 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         open=(OpenItem("PRV-2026-00001", "J.D.", 1, ("referrer_phone",), 1, "urgent"),),
         made_at=SAMPLE_AT, undelivered=("ack PRV-2026-00002: 550",),
         screened_late=("PRV-2026-00001: due 14:30, screened not yet",),
+        outages=("The service cannot read the mailbox: 2026-01-04 09:00 GMT to "
+                 "2026-01-04 09:45 GMT (45 min)",),
     )
     return [
         ("acknowledgement (incomplete)", lambda: composer.acknowledgement(_intake())),
@@ -116,7 +118,20 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("alert (manual-review burst)",
          lambda: composer.review_batch_alert([("PRV-2026-00001", "scan")])),
         ("alert (automatic replies paused)", lambda: composer.cap_alert(100)),
+        ("service (down)", lambda: _service(composer, recovered=False)),
+        ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(
             kind="digest", to=list(composer.settings.digest.to), subject=subject(digest.day),
             template="digest", context=digest_context(digest), auto_reply=False)),
     ]
+
+
+def _service(composer: Composer, *, recovered: bool) -> Any:
+    return composer.message(
+        kind="service", to=list(composer.settings.alert_to), subject="Prevent intake service",
+        template="service", context={"component": "mailbox",
+                                     "what": "reads the mailbox again" if recovered
+                                     else "cannot read the mailbox",
+                                     "recovered": recovered, "since": "2026-01-05 09:00 GMT",
+                                     "now": "2026-01-05 10:30 GMT", "minutes": 90},
+        auto_reply=False)

@@ -47,8 +47,11 @@ class PurgeReport:
     wal_cleared: bool = True  # False: another connection kept the WAL from being emptied
     late_messages: int = 0  # stored messages of intakes purged before (replies since)
     digests: int = 0  # digests (and other messages about no intake) erased
+    dry_run: bool = False  # what would be erased; nothing was
 
     def __str__(self) -> str:
+        if self.dry_run:
+            return self._preview()
         lines = [f"{p.reference} (closed {p.closed_at[:10]}): erased {p.form_answers} form "
                  f"answer{'s' if p.form_answers != 1 else ''}, {p.messages} stored "
                  f"message{'s' if p.messages != 1 else ''}, {p.outbox} outgoing "
@@ -69,27 +72,49 @@ class PurgeReport:
                          "process had the store open; run purge again when the worker is idle")
         return "\n".join(lines)
 
+    def _preview(self) -> str:
+        lines = [f"{p.reference} (closed {p.closed_at[:10]}): would erase {p.form_answers} "
+                 f"form answer{'s' if p.form_answers != 1 else ''}, {p.messages} stored "
+                 f"message{'s' if p.messages != 1 else ''}" for p in self.intakes]
+        total = len(self.intakes)
+        lines.append(f"{total} intake{'s' if total != 1 else ''} closed before {self.cutoff} "
+                     "would be purged (dry run: nothing erased)")
+        return "\n".join(lines)
 
-def purge(store: Store, older_than_days: int, *, now: datetime,
+
+
+class _Rollback(Exception):
+    """Ends a dry run's transaction without committing it."""
+
+
+def purge(store: Store, older_than_days: int, *, now: datetime, dry_run: bool = False,
           shadow_folder: Path | None = None) -> PurgeReport:
     """Erase personal data of intakes closed more than `older_than_days` days before `now`
-    (closed at `now` itself counts for 0 days), with their `.eml` copies in `shadow_folder`."""
+    (closed at `now` itself counts for 0 days), with their `.eml` copies in `shadow_folder`.
+    dry_run: the same counts, from a transaction rolled back."""
     if older_than_days < 0:
         raise ValueError("older_than_days must be 0 or more")
     limit = now - timedelta(days=older_than_days)
     cutoff = iso(limit)
     purged: list[Purged] = []
     files: list[str] = []
-    with store.transaction():
-        closed = store.query(
-            "SELECT id, reference, closed_at FROM intakes "
-            "WHERE closed_at IS NOT NULL AND purged_at IS NULL ORDER BY closed_at, id")
-        due = [row for row in closed if parse_iso(row["closed_at"]) <= limit]
-        for row in due:
-            purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now,
-                                 files))
-        late = _erase_late_messages(store)
-        digests = _erase_unattached(store, limit, now, files)
+    late = digests = 0
+    try:
+        with store.transaction():
+            closed = store.query(
+                "SELECT id, reference, closed_at FROM intakes "
+                "WHERE closed_at IS NOT NULL AND purged_at IS NULL ORDER BY closed_at, id")
+            due = [row for row in closed if parse_iso(row["closed_at"]) <= limit]
+            for row in due:
+                purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now,
+                                     files))
+            late = _erase_late_messages(store)
+            digests = _erase_unattached(store, limit, now, files)
+            if dry_run:
+                raise _Rollback()
+    except _Rollback:
+        return PurgeReport(older_than_days, cutoff, tuple(purged), dry_run=True,
+                           late_messages=late, digests=digests)
     if shadow_folder is not None:
         for name in dict.fromkeys(files):
             (Path(shadow_folder) / f"{name}.eml").unlink(missing_ok=True)

@@ -18,7 +18,8 @@ from .settings_types import Settings
 from .store import Store
 
 
-def _raised(store: Store, settings: Settings) -> set[int]:
+def raised_in_queue(store: Store, settings: Settings) -> set[int]:
+    """Intakes raised in the queue: referred before, within the rules' window."""
     try:
         return links.raised_ids(store, load_match_rules(settings.rules_dir))
     except SettingsError:
@@ -30,7 +31,7 @@ def annotate(store: Store, settings: Settings, rows: list[dict[str, Any]],
     """Add `screening` ("due in 3h") and `seen_before` (earlier linked intakes) to triage
     rows, and order them: urgent and referred-before first, then least time left."""
     earlier = links.earlier_references(store)
-    raised = _raised(store, settings)
+    raised = raised_in_queue(store, settings)
     clocks = screening_clock.clocks(store)
     calendar = screening_clock.calendar_for(settings)
     keys = {}
@@ -60,8 +61,11 @@ def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
         lines.append("  (no deadline: recorded before the screening clock)")
     else:
         state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
-        lines.append(f"  deadline  {when(row['due_at'])} ({row['working_hours']:g} working "
-                     f"hours, {settings.working_hours})")
+        if row["working_hours"]:
+            lines.append(f"  deadline  {when(row['due_at'])} ({row['working_hours']:g} working "
+                         f"hours, {settings.working_hours})")
+        else:
+            lines.append("  deadline  none (recorded before the screening clock)")
         if row["screened_at"]:
             met = "on time" if row["screened_at"] <= row["due_at"] else "late"
             who = f" by {row['screened_by']}" if row["screened_by"] else ""
@@ -89,8 +93,8 @@ def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
     return lines
 
 
-def digest_extras(store: Store, settings: Settings,
-                  day: date) -> tuple[dict[str, int], list[str]]:
+def digest_extras(store: Store, settings: Settings, day: date,
+                  now: datetime) -> tuple[dict[str, int], list[str]]:
     """The digest's "Referred before" and "Screened late" counts for `day`, and one line
     per intake that missed its deadline that day (references only)."""
     start, end = day_bounds(day, settings.digest.timezone)
@@ -100,7 +104,7 @@ def digest_extras(store: Store, settings: Settings,
     referred_before = sum(1 for row in received if earlier.get(row[0]))
     zone = ZoneInfo(settings.digest.timezone)
     late = []
-    for row in screening_clock.screened_late(store, settings, day):
+    for row in screening_clock.screened_late(store, settings, day, now):
         due = parse_iso(row["due_at"]).astimezone(zone).strftime("%H:%M")
         met = (parse_iso(row["screened_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
                if row["screened_at"] else "not yet")
@@ -114,5 +118,6 @@ def export_extras(store: Store) -> dict[int, dict[str, Any]]:
     clocks = screening_clock.clocks(store)
     ids = set(earlier) | set(clocks)
     return {i: {"earlier_referrals": earlier.get(i, []),
-                "screening_due": (clocks.get(i) or {}).get("due_at"),
+                "screening_due": (clocks.get(i) or {}).get("due_at")
+                if (clocks.get(i) or {}).get("working_hours") else None,
                 "screened_at": (clocks.get(i) or {}).get("screened_at")} for i in ids}

@@ -19,6 +19,7 @@ from typing import Any
 
 from .decide import DECISION_STEPS, Context, Decision, _duplicate
 from .errors import StoreError
+from .followup import follow_up, with_earlier
 from .models import Extraction, RawMessage
 from .outbox import queue
 from .pipeline import Pipeline, content_hash
@@ -139,6 +140,7 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
     store.audit("retried", **audit, previous="error", status=verdict.status,
                 priority=verdict.priority, review_reason=extraction.review_reason)
     updated = decode_row(store.query("SELECT * FROM intakes WHERE id = ?", (intake["id"],))[0])
+    followup = follow_up(store, updated, composer, now)  # links and screening clock
     queued = []
     if decision.reply_to:
         queue(store, composer.acknowledgement(updated), kind="ack", intake_id=intake["id"],
@@ -147,7 +149,9 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
     alerted = store.query("SELECT 1 FROM outbox WHERE intake_id = ? AND kind = 'alert'",
                           (intake["id"],))
     # The first alert (if it could be written) said "manual review": say "urgent" now.
-    if verdict.priority == "urgent" or (verdict.status == "manual_review" and not alerted):
-        queue(store, composer.alert(updated), kind="alert", intake_id=intake["id"], now=now)
+    if (verdict.priority == "urgent" or (verdict.status == "manual_review" and not alerted)
+            or followup.raised):
+        queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
+              intake_id=intake["id"], now=now)
         queued.append("alert")
     return f"{verdict.status}" + (f" queued {','.join(queued)}" if queued else "")

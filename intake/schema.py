@@ -176,6 +176,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        # Each time the mailbox or SMTP kept failing (service_state.py): health, the
+        # down/recovered messages to the MASH, and the digest's line.
+        "i12-outages",
+        """
+        CREATE TABLE outages (
+            id INTEGER PRIMARY KEY,
+            component TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            error TEXT,
+            alerted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outages_open ON outages(component, ended_at);
+        """,
+    ),
+    (
         # issue 14: who sent each message (RFC 8601, trusted servers only), the
         # referrer's address as first received (only it or the sender may correct),
         # every earlier version of an intake's answers, and corrections waiting for a

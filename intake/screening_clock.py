@@ -94,7 +94,7 @@ def mark_triaged(store: Store, reference: str, by: str, outcome: str | None,
         if not rows:
             return f"no intake {reference}"
         if not store.query("SELECT 1 FROM screening WHERE intake_id = ?", (rows[0]["id"],)):
-            # recorded before the clock existed: start one now, to stop it at once
+            # recorded before the clock existed: a row with no deadline (0 hours), stopped
             store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
                                "VALUES (?, ?, 0)", (rows[0]["id"], iso(now)))
         if not stop(store, rows[0]["id"], now, stopped_by="triaged", by=by.strip(),
@@ -120,14 +120,15 @@ def state(row: dict[str, Any] | None, calendar: Calendar, now: datetime) -> Cloc
     return ClockState(due, None, left, describe(left, past_deadline=now >= due))
 
 
-def screened_late(store: Store, settings: Settings, day: date) -> list[dict[str, Any]]:
-    """Intakes whose deadline fell on `day` (local) and was not met by it."""
+def screened_late(store: Store, settings: Settings, day: date,
+                  now: datetime) -> list[dict[str, Any]]:
+    """Intakes whose deadline fell on `day` (local), before `now`, and was not met."""
     start, end = day_bounds(day, settings.digest.timezone)
     rows = store.query(
         "SELECT i.reference, s.due_at, s.screened_at FROM screening s "
         "JOIN intakes i ON i.id = s.intake_id WHERE s.due_at >= ? AND s.due_at < ? "
-        "AND (s.screened_at IS NULL OR s.screened_at > s.due_at) ORDER BY s.due_at, i.id",
-        (iso(start), iso(end)))
+        "AND s.due_at <= ? AND (s.screened_at IS NULL OR s.screened_at > s.due_at) "
+        "ORDER BY s.due_at, i.id", (iso(start), iso(end), iso(now)))
     return [dict(row) for row in rows]
 
 

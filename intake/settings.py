@@ -22,6 +22,7 @@ from .errors import SettingsError
 from .screening import working_hours_problem
 from .settings_types import (
     DigestSettings,
+    HealthSettings,
     MailboxSettings,
     OAuth2Settings,
     ReminderSettings,
@@ -336,8 +337,17 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         parse_timeout_seconds=parser.get("timeout_seconds", float, 20.0, _positive),
         parse_memory_mb=parser.get("memory_mb", int, 1024, _positive),
         parser_workers=parser.get("workers", int, 2, _positive),
+        health=_read_health(_Reader(data, "health", problems)),
     )
     return settings, problems
+
+
+def _read_health(reader: _Reader) -> HealthSettings:
+    return HealthSettings(
+        max_round_age_seconds=reader.get("max_round_age_seconds", float, None, _positive),
+        failing_after_minutes=reader.get("failing_after_minutes", float, 15.0, _positive),
+        alert_after_minutes=reader.get("alert_after_minutes", float, 30.0, _positive),
+    )
 
 
 def _read_oauth2(

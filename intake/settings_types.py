@@ -104,6 +104,15 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """When `intake health` fails, and when the MASH hears the service is down."""
+
+    max_round_age_seconds: float | None = None  # default: 5 poll intervals, at least 300 s
+    failing_after_minutes: float = 15  # a sign-in, fetch or send failure this long: unhealthy
+    alert_after_minutes: float = 30  # ... this long: one message to [triage] alert_to
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the settings file; relative paths are relative to its folder
     mailbox: MailboxSettings
@@ -121,3 +130,4 @@ class Settings:
     parser_workers: int = 2
     max_automatic_per_hour: int = 100  # every reply to anyone, together; alerts exempt
     working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
+    health: HealthSettings = field(default_factory=HealthSettings)

@@ -86,6 +86,11 @@ class Store:
             "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         applied = {row[0] for row in self.conn.execute("SELECT name FROM migrations")}
+        unknown = applied - {name for name, _ in MIGRATIONS}
+        if unknown:  # a newer version wrote it: this code would misread what it changed
+            raise StoreError(f"store {self.path} was written by a newer version of intake "
+                             f"(migration {sorted(unknown)[0]} is not known here): run that "
+                             "version, or restore the backup made before upgrading")
         for name, sql in MIGRATIONS:
             if name in applied:
                 continue

@@ -295,13 +295,14 @@ def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
 
 
 def close_received_before(store: Store, settings: Settings, day: date, reason: str,
-                          now: datetime) -> list[str]:
-    """Close every open intake received before `day` (local): one commit, each audited."""
+                          now: datetime, *, dry_run: bool = False) -> list[str]:
+    """Close every open intake received before `day` (local): one commit, each audited.
+    dry_run: only the references that would be closed."""
     start = iso(day_bounds(day, settings.digest.timezone)[0])
     with store.transaction():
         rows = store.query("SELECT id, reference, status FROM intakes "
                            "WHERE closed_at IS NULL AND received_at < ? ORDER BY id", (start,))
-        for row in rows:
+        for row in [] if dry_run else rows:
             _close(store, row, reason, now, received_before=day.isoformat())
     return [row["reference"] for row in rows]
 

@@ -39,6 +39,7 @@ from .reminders import queue_due_reminders
 from .retry import retry_errors
 from .screening_clock import queue_overdue_alerts
 from .send import Sender, open_sender
+from .service_state import record_failure, record_ok
 from .settings_types import Settings
 from .store import Store
 
@@ -122,6 +123,7 @@ class Worker:
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
                 self._warn_if_disk_low()
+                record_ok(self.store, "mailbox", self.composer, self.settings, utcnow())
                 failures = 0
                 self.after_mail()
                 if self.once:
@@ -131,6 +133,7 @@ class Worker:
             except LoginError as err:
                 connected = False
                 log.error("mailbox: %s", err)
+                self._failing("mailbox", err)
                 if self.once:
                     return 1
                 failures += 1
@@ -138,6 +141,7 @@ class Worker:
             except MailboxError as err:
                 connected = False
                 failures += 1
+                self._failing("mailbox", err)
                 if self.once and not connected_once:
                     log.error("mailbox: %s", err)
                     return 1
@@ -157,6 +161,10 @@ class Worker:
         if warning:
             log.warning("%s", warning)
             self._disk_warned_until = time.monotonic() + 3600
+    def _failing(self, component: str, err: Exception) -> None:
+        record_failure(self.store, component, str(err), self.composer, self.settings, utcnow())
+        if component == "mailbox":
+            self.deliver()  # the loop sends nothing else while the mailbox is down
 
     def _backoff(self, failures: int) -> None:
         delay = min(RECONNECT_FIRST_SECONDS * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
@@ -235,6 +243,7 @@ class Worker:
         for batch in self._batches(order):
             done = self._take_batch(batch, validity, progress, done)
             memory.release()  # what the batch held goes back before the next is fetched
+            heartbeat_path(self.settings.store_path).touch()  # a long backlog is progress
             if self.stopping:
                 raise Stop()
         progress.finish()
@@ -345,10 +354,16 @@ class Worker:
                 self._sender = open_sender(self.settings, self.token_provider)
             report = deliver_due(self.store, self._sender, self.settings, utcnow())
             log.debug("outbox: %s", report)
+            if report.stopped:
+                self._failing("smtp", Exception(report.stopped))
+            elif report.sent and record_ok(self.store, "smtp", self.composer, self.settings,
+                                           utcnow()):
+                deliver_due(self.store, self._sender, self.settings, utcnow())  # "sends again"
         except StoreError:
             raise
         except OperationError as err:  # SMTP down, or its sign-in token refused
             log.warning("smtp: %s; messages wait in the outbox", err)
+            self._failing("smtp", err)
             self._close_sender()
         finally:
             self.in_message = False

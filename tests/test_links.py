@@ -105,8 +105,13 @@ def test_purge_leaves_only_the_two_references_and_matching_no_longer_sees_it(sto
     second = add_intake(store, "2026-02-01T10:00:00+00:00")
     relink(store, second)
     with store.transaction():
+        store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours, "
+                           "screened_at, screened_by, outcome, stopped_by) VALUES "
+                           "(?, ?, 24, ?, 'A. Duty', 'told her mother', 'triaged')",
+                           (first["id"], "2026-01-05T10:00:00+00:00", "2026-01-02T10:00:00+00:00"))
         store.update("intakes", first["id"], {"fields": {}, "purged_at": NOW})
         on_purge(store, first["id"])
+    assert store.query("SELECT outcome FROM screening")[0][0] is None  # free text erased
     (link,) = links.linked(store, second["id"])
     assert link["reference"] == first["reference"]
     assert (link["strength"], link["rule"], link["fields"]) == (None, None, [])

@@ -8,6 +8,8 @@ stops on `intake triaged`, and the digest counts what was late.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -77,7 +79,7 @@ def test_a_second_referral_about_the_same_person_is_linked_raised_and_kept_from_
     assert len(alerts) == 1
     to, alert = alerts[0]
     assert to == ("mashagency@lewisham.gov.uk",)
-    assert first["reference"] in text_of(alert)
+    assert f"Referred before: {first['reference']} (same individual)" in text_of(alert)
     for personal in ("Zo", "Connor", "2011", "Patel", "slogans"):
         assert personal not in alert.as_string()
 
@@ -111,6 +113,11 @@ def test_a_second_referral_about_the_same_person_is_linked_raised_and_kept_from_
 
     digest = intake(config, "digest", "--date", "2026-11-10", "--dry-run", env=env).stdout
     assert "Referred before: 1" in digest.splitlines()
+
+    text = intake(config, "export", "--format", "csv", env=env).stdout.lstrip("\ufeff")
+    by_message = {row["message_id"]: row for row in csv.DictReader(io.StringIO(text))}
+    assert by_message["<second@gp>"]["earlier_referrals"] == first["reference"]
+    assert by_message["<first@school>"]["earlier_referrals"] == ""
 
 
 def test_a_purged_intake_is_no_longer_matched_and_its_links_keep_only_references(
@@ -171,6 +178,8 @@ def test_the_screening_clock_alerts_once_when_overdue_and_stops_when_triaged(
     assert done.returncode == 0, done.stderr
     again = intake(config, "triaged", reference, "--by", "A. Duty", env=later)
     assert again.returncode == 2 and "already screened" in again.stderr
+    unknown = intake(config, "triaged", "PRV-2099-00001", "--by", "A. Duty", env=later)
+    assert unknown.returncode == 2 and "no intake PRV-2099-00001" in unknown.stderr
     (row,) = exported(config, later).values()
     assert row["screened_at"] == "2026-05-29T08:15:00+00:00"
     shown = intake(config, "show", reference, env=later).stdout

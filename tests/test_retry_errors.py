@@ -24,7 +24,10 @@ def subjects(smtp_server) -> list[str]:
     """What was sent about intakes (not the digest)."""
     every = [str(message_from_bytes(m.content, policy=policy.default)["Subject"])
              for m in smtp_server.received]
-    return [subject for subject in every if subject.startswith("[PRV-")]
+    # The referral is from November: once retried, its screening clock (issue 17) is long
+    # past and the MASH gets its one overdue reminder, which is not what this is about.
+    return [subject for subject in every if subject.startswith("[PRV-")
+            and not subject.endswith("screening overdue")]
 
 
 def test_an_error_intake_is_retried_at_the_next_start_and_gets_its_reply_and_alert(
