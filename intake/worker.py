@@ -11,9 +11,8 @@ from __future__ import annotations
 import heapq
 import logging
 import signal
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import FrameType
 import schedule
 
 from . import memory
+from .batching import Progress, batches
 from .bursts import flush_review_alerts
 from .clock import utcnow
 from .compose import Composer
@@ -48,7 +48,6 @@ log = logging.getLogger("intake")
 RECONNECT_FIRST_SECONDS = 1.0
 RECONNECT_MAX_SECONDS = 300.0
 ONCE_RECONNECT_ATTEMPTS = 6
-HEADER_ONLY_BYTES = 64 * 1024  # what a message over max_message_bytes costs: its header
 
 
 def heartbeat_path(store_path: Path) -> Path:
@@ -238,7 +237,7 @@ class Worker:
         if not order:
             return 0
         folders = list(dict.fromkeys(folder for folder, _ in order))
-        progress = _Progress(len(order), ", ".join(folders))
+        progress = Progress(len(order), ", ".join(folders))
         done = 0
         for batch in self._batches(order):
             done = self._take_batch(batch, validity, progress, done)
@@ -250,7 +249,7 @@ class Worker:
         return done
 
     def _take_batch(self, batch: list[tuple[str, int]], validity: dict[str, int],
-                    progress: _Progress, done: int) -> int:
+                    progress: Progress, done: int) -> int:
         """Fetch one batch, record each message (sending what it queued at once), then
         mark on the server what was recorded. Returns the running count."""
         raws = []
@@ -280,28 +279,11 @@ class Worker:
         return done
 
     def _batches(self, order: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
-        """The order cut into batches of at most `batch_size` messages and `batch_bytes`
-        bytes (a message over it goes alone): what is held in memory at once is bounded
-        by bytes, not by a count. Sizes are asked first (cheap: no bodies)."""
-        s = self.settings.mailbox
-        count, budget = max(1, s.batch_size), max(1, s.batch_bytes)
         sizes: dict[tuple[str, int], int] = {}
         for folder in dict.fromkeys(folder for folder, _ in order):
             found = self.mailbox.sizes(folder, [uid for f, uid in order if f == folder])
             sizes.update({(folder, uid): size for uid, size in found.items()})
-        batch: list[tuple[str, int]] = []
-        held = 0
-        for item in order:
-            size = sizes.get(item, 0)
-            if size > s.max_message_bytes:  # only its header is fetched
-                size = HEADER_ONLY_BYTES
-            if batch and (len(batch) >= count or held + size > budget):
-                yield batch
-                batch, held = [], 0
-            batch.append(item)
-            held += size
-        if batch:
-            yield batch
+        return batches(order, sizes, self.settings.mailbox)
 
     def _mark(self, folder: str, uidvalidity: int, uids: list[int]) -> None:
         """Mark on the server what is committed in the store (never in shadow mode)."""
@@ -414,22 +396,3 @@ def _log_recorded(folder: str, result: Recorded) -> None:
         log.error("%s %s: our alert to the MASH was returned undelivered; check [triage] "
                   "alert_to", folder, result.reference)
     log.info("%s %s", folder, " ".join(parts))
-
-
-class _Progress:
-    """A progress bar on standard error, only on a terminal and only for a backlog."""
-
-    def __init__(self, total: int, folder: str, write: Callable[[str], object] = sys.stderr.write):
-        self.total = total
-        self.folder = folder
-        self.write = write
-        self.enabled = total >= 20 and sys.stderr.isatty()
-
-    def show(self, done: int) -> None:
-        if self.enabled:
-            filled = int(30 * done / self.total)
-            self.write(f"\r{self.folder} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}")
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.write("\n")

@@ -144,3 +144,17 @@ def test_the_content_hash_of_a_body_is_the_same_hashed_a_chunk_at_a_time(monkeyp
         whole.update(" ".join(text.split()).encode("utf-8", "replace"))
         pipeline._hash_words(chunked, text)
         assert whole.hexdigest() == chunked.hexdigest(), repr(text)
+
+
+def test_a_batch_holds_a_byte_budget_not_a_count():
+    from intake.batching import batches
+    from intake.settings_types import MailboxSettings
+
+    settings = MailboxSettings(batch_size=50, batch_bytes=30 * 2**20,
+                               max_message_bytes=40 * 2**20)
+    order = [("INBOX", uid) for uid in range(1, 8)]
+    sizes = {("INBOX", 1): 28 * 2**20, ("INBOX", 2): 28 * 2**20, ("INBOX", 3): 2**20,
+             ("INBOX", 4): 2**20, ("INBOX", 5): 50 * 2**20,  # over the cap: header only
+             ("INBOX", 6): 29 * 2**20, ("INBOX", 7): 10}
+    assert [[uid for _, uid in batch] for batch in batches(order, sizes, settings)] == [
+        [1], [2, 3, 4], [5, 6, 7]]
