@@ -43,7 +43,7 @@ class SafeRecords(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        ours = record.name == "root" or record.name.split(".")[0] in OUR_LOGGERS
+        ours = record.name.split(".")[0] in OUR_LOGGERS  # root too is a library's: withheld
         if ours:
             try:
                 message = record.getMessage()
