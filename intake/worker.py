@@ -332,6 +332,16 @@ class Worker:
     def deliver(self) -> None:
         self.in_message = True  # a SIGTERM lets the message in hand be sent and recorded
         try:
+            self._send_now()
+        finally:
+            self.in_message = False
+        if self.stopping:
+            raise Stop()
+
+    def _send_now(self) -> None:
+        """Send what is due (also while a batch is being taken: the caller keeps SIGTERM
+        waiting); SMTP trouble leaves it in the outbox and is recorded as an outage."""
+        try:
             if self._sender is None:
                 self._sender = open_sender(self.settings, self.token_provider)
             report = deliver_due(self.store, self._sender, self.settings, utcnow())
@@ -346,24 +356,6 @@ class Worker:
         except OperationError as err:  # SMTP down, or its sign-in token refused
             log.warning("smtp: %s; messages wait in the outbox", err)
             self._failing("smtp", err)
-            self._close_sender()
-        finally:
-            self.in_message = False
-        if self.stopping:
-            raise Stop()
-
-    def _send_now(self) -> None:
-        """Send what is due while the batch is being taken (the caller keeps SIGTERM
-        waiting); SMTP trouble only leaves it in the outbox for the next round."""
-        try:
-            if self._sender is None:
-                self._sender = open_sender(self.settings, self.token_provider)
-            report = deliver_due(self.store, self._sender, self.settings, utcnow())
-            log.debug("outbox: %s", report)
-        except StoreError:
-            raise
-        except OperationError as err:
-            log.warning("smtp: %s; messages wait in the outbox", err)
             self._close_sender()
 
     def _close_sender(self) -> None:
