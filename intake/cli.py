@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cli_ops import (
+    ZonedFormatter,
     add_operator_arguments,
     backup_command,
     config_after_any_command,
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_date, help="inclusive date in the digest's timezone")
     export.add_argument("--output", type=Path, metavar="FILE",
                         help="write to FILE (mode 0600) instead of standard output")
+    export.add_argument("--wide", action="store_true",
+                        help="CSV only: one column per form field, in the form's order")
 
     digest = commands.add_parser("digest", help="send (or print) one day's digest")
     digest.add_argument("--date", type=_date, help="the day (default: yesterday)")
@@ -99,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "for an intake in manual review (audited)")
     accept.add_argument("reference")
     accept.add_argument("--by", required=True, metavar="NAME", help="who accepts them")
+
+    commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
+
     triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
                                   "(stops its screening clock)")
     triaged.add_argument("reference")
@@ -120,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse: 2 for bad arguments, 0 for --help
         return int(exit_.code or 0)
     # A fresh handler on the current standard error, through the one filter (logsetup.py).
-    configure_logging(logging.DEBUG if args.verbose else logging.INFO, sys.stderr)
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, sys.stderr,
+                      formatter=ZonedFormatter("%(asctime)s %(levelname)s %(message)s"))
     try:
         if args.command == "demo":
             from .demo import run_demo
@@ -195,10 +202,18 @@ def _open_store(settings: Settings) -> Iterator[Store]:
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from .export import export
 
+    wide = None
+    if args.wide:
+        if args.format != "csv":
+            print("intake: export: --wide goes with --format csv", file=sys.stderr)
+            return EXIT_SETTINGS
+        from .rules import load_rules
+
+        wide = [rule.key for rule in load_rules(settings.rules_dir).fields]
     with open_existing_store(settings) as store:
         if args.output is None:
             export(store, sys.stdout, args.format, since=args.since,
-                   timezone=settings.digest.timezone)
+                   timezone=settings.digest.timezone, wide_fields=wide)
             return EXIT_OK
         try:  # personal data: readable by the service's user only, even if it existed
             handle = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -207,7 +222,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             print(f"intake: export: {args.output}: {err.strerror}", file=sys.stderr)
             return EXIT_OPERATION
         with open(handle, "w", encoding="utf-8", newline="") as out:
-            export(store, out, args.format, since=args.since, timezone=settings.digest.timezone)
+            export(store, out, args.format, since=args.since, timezone=settings.digest.timezone,
+                   wide_fields=wide)
     return EXIT_OK
 
 
@@ -289,7 +305,8 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
         now = utcnow()
         rows = triage_rows(store, settings, status=args.status, priority=args.priority,
                            since=args.since, until=args.until, now=now)
-        print(render_triage(rows, now=now, refused=undelivered(store, now)))
+        print(render_triage(rows, now=now, refused=undelivered(store, now),
+                            timezone=settings.digest.timezone))
     return EXIT_OK
 
 
@@ -335,6 +352,12 @@ def _accept(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    from .web.app import serve
+
+    return serve(settings)
+
+
 def _triaged(settings: Settings, args: argparse.Namespace) -> int:
     from .screening_clock import mark_triaged
 
@@ -361,6 +384,7 @@ COMMANDS = {
     "show": _show,
     "health": _health,
     "accept": _accept,
+    "web": _web,
     "triaged": _triaged,
     "reopen": reopen_command,
     "backup": backup_command,

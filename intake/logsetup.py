@@ -64,10 +64,11 @@ _filter = SafeRecords()
 
 
 def configure(level: int = logging.INFO, stream: TextIO | None = None,
-              secrets: Iterable[str] = ()) -> SafeRecords:
+              secrets: Iterable[str] = (),
+              formatter: logging.Formatter | None = None) -> SafeRecords:
     """Log to `stream` (standard error) through the one filter; Python warnings included."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(formatter or logging.Formatter(FORMAT))
     handler.addFilter(_filter)
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # Libraries say only what is wrong, at warning or worse.

@@ -1,15 +1,16 @@
 """Retention: erase the personal data of intakes closed more than N days ago.
 
 Erased: the form answers and where they were found (intakes.fields and
-field_sources), every earlier version of them and every proposal waiting
-(answer_versions, proposals), the stored messages with their attachments
-(messages.raw, and any that came in after an earlier purge), and the bytes of
-every message we queued about the intake (outbox.raw; they hold no personal
-data by design, erased all the same) with their `.eml` copies in the shadow
-folder. The digests older than DAYS go the same way (they carry initials).
-Kept: the reference, dates, verdicts and the audit trail, which never holds
-form answers. Times are compared as times, not as text: an intake closed in
-the same second as `purge --older-than 0` is purged.
+field_sources), the text of notes added on the web page, every earlier version
+of the answers and every proposal waiting (answer_versions, proposals), the
+stored messages with their attachments (messages.raw, and any that came in
+after an earlier purge), and the bytes of every message we queued about the
+intake (outbox.raw; they hold no personal data by design, erased all the same)
+with their `.eml` copies in the shadow folder. The digests older than DAYS go
+the same way (they carry initials). Kept: the reference, dates, verdicts and
+the audit trail, which never holds form answers. Times are compared as times,
+not as text: an intake closed in the same second as `purge --older-than 0` is
+purged.
 
 SQLite keeps old copies of changed pages in the write-ahead log and, without
 care, in free pages: secure_delete (set by the Store) zeroes freed space,
@@ -169,6 +170,8 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
         "UPDATE outbox SET raw = X'', status = CASE WHEN status = 'sent' THEN 'sent' "
         "ELSE 'cancelled' END WHERE intake_id = ? AND length(raw) > 0", (intake_id,),
     ).rowcount
+    # Notes written on the web page may name people: their text goes too (who and when stay).
+    conn.execute("UPDATE notes SET text = NULL WHERE intake_id = ?", (intake_id,))
     store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
                                         "updated_at": now})
     on_purge(store, intake_id)

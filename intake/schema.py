@@ -192,6 +192,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        # Notes a MASH worker adds on the web page (intake/web); purge erases their text.
+        "i16-notes",
+        """
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            text TEXT
+        );
+        CREATE INDEX notes_intake ON notes(intake_id);
+        """,
+    ),
+    (
         # issue 14: who sent each message (RFC 8601, trusted servers only), the
         # referrer's address as first received (only it or the sender may correct),
         # every earlier version of an intake's answers, and corrections waiting for a
