@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak lint bench servers clean constraints
+.PHONY: demo test soak lint bench servers clean constraints screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,14 @@ test: $(STAMP) servers lint
 soak: $(STAMP) servers
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m soak
 
+# The README's screenshots: the browser test, writing into docs/screenshots/.
+screenshots: $(STAMP) servers
+	INTAKE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/web/test_web_browser.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_extract.py
 	$(BIN)/python benchmarks/bench_matching.py
 	$(BIN)/python benchmarks/bench_bodies.py
 
 clean:
-	rm -rf $(VENV) demo-out var *.egg-info
+	rm -rf $(VENV) demo-out var test-artifacts *.egg-info
