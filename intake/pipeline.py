@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from .classify import says_referral
 from .compose import Composer
 from .decide import Context, decide
 from .errors import StoreError
@@ -59,6 +60,9 @@ class Pipeline:
             elif not extraction.carries_form and _cut_short(parsed[i]):
                 # The MIME walk stopped early: a form may lie beyond where it stopped, and
                 # "no form attached" would be untrue. A person must look.
+                extraction = Extraction(source="none", review_reason="damaged",
+                                        carries_form=True)
+            elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
                 extraction = Extraction(source="none", review_reason="damaged",
                                         carries_form=True)
             yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
@@ -121,13 +125,19 @@ class Pipeline:
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
-    """What makes two deliveries the same message: its text and its files, not the trace
-    headers or MIME boundaries a second delivery may change. A message cut to its
-    header is hashed whole, with its size."""
+    """What makes two deliveries the same message: its text and its files (and, without a
+    Message-ID, its sender and Date), not the trace headers or MIME boundaries a second
+    delivery may change. A message cut to its header is hashed whole, with its size."""
     digest = hashlib.sha256()
     if raw.too_large:
         digest.update(raw.data + str(raw.size).encode())
         return digest.hexdigest()
+    if not email.message_id:
+        # Without a Message-ID, the same form from another referrer, or sent again later,
+        # is another message: who sent it and when it was written are part of its identity.
+        date = email.header_values("date")
+        digest.update(f"{email.sender or ''}\n{date[0] if date else ''}\n".encode(
+            "utf-8", "replace"))
     digest.update(" ".join(email.subject.split()).encode("utf-8", "replace"))
     # A blank text/plain part hashed as "" before body_text fell back to the HTML:
     # kept so, or a rescan would not know the messages recorded then.
@@ -143,3 +153,21 @@ WALK_CUT_SHORT = ("too-many-parts", "too-deep", "unparseable-mime", "walk-failed
 
 def _cut_short(email: ParsedEmail) -> bool:
     return any(defect.startswith(WALK_CUT_SHORT) for defect in email.defects)
+
+
+# MIME damage after which the parts we see may not be the parts that were sent.
+BROKEN_MIME = ("StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect",
+               "MultipartInvariantViolationDefect", "MissingHeaderBodySeparatorDefect",
+               "InvalidBase64", "unparseable-headers")
+PDF_MARKS = (b"application/pdf", b"%PDF-", b"JVBERi0")  # the last: "%PDF-" in base64
+
+
+def damaged_referral(email: ParsedEmail, raw: RawMessage, rules: Rules) -> bool:
+    """A damaged message (MIME out of step, or a From no address can be read from) that
+    may be a referral: it says so, or a PDF lies somewhere in its bytes. Not a form we
+    could read, but a person must look: never ignored for having no sender."""
+    unreadable_from = bool(email.header_values("from")) and not email.sender
+    broken = unreadable_from or any(d.startswith(BROKEN_MIME) for d in email.defects)
+    if not broken:
+        return False
+    return says_referral(email, rules) or any(mark in raw.data for mark in PDF_MARKS)
