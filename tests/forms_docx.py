@@ -69,6 +69,7 @@ def make_docx(outline: Outline, values: dict[str, str], controls: bool) -> bytes
                 label_cell, answer_cell = row.cells
             label_cell.paragraphs[0].add_run(label).bold = True
             _fill(answer_cell, value, yes_no, controls)
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -119,6 +120,7 @@ def make_docx_boxes(outline: Outline, values: dict[str, str]) -> bytes:
                     pending = []
         if pending:
             place(pending)
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -140,6 +142,7 @@ def make_docx_lines(outline: Outline, values: dict[str, str]) -> bytes:
             paragraph.add_run(f"{label}:").bold = True
             paragraph.add_run(" ")
             _answer(paragraph, document, value, validator == "yes-no")
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

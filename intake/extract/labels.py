@@ -19,6 +19,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_.\-\s]+"
 
 TICKED = ("☒", "☑", "✔", "✓", "[X]", "[x]")
 UNTICKED = ("☐", "[ ]", "[]")
+MAX_LABEL_LINES = 3  # a printed question wrapped over at most this many lines
 _TICK = re.compile(r"☒|☑|✔|✓|\[[xX]\]|☐|\[\s*\]")
 
 
@@ -109,7 +110,9 @@ class LabelMatcher:
     def label_at_start(
         self, text: str, section: str | None, taken: frozenset[str] | set[str] = frozenset()
     ) -> Match | None:
-        """A label that is the whole text, or its start followed by ":" and an answer."""
+        """A label that is the whole text; or its start followed by ":" and an answer; or
+        its first lines, the answer on the lines under it (a question and its answer in
+        one box)."""
         first_line, _, after = text.partition("\n")
         rule = self.field(text.replace("\n", " "), section, taken)
         if rule:
@@ -120,6 +123,14 @@ class LabelMatcher:
             if rule:
                 rest = tail.strip()
                 return Match(rule, "\n".join(p for p in (rest, after.strip()) if p))
+        lines = text.split("\n")
+        for count in range(1, min(len(lines), MAX_LABEL_LINES + 1)):
+            label = " ".join(lines[:count])
+            rule = self.field(label, section, taken)
+            if rule is None and label.rstrip().endswith(":"):
+                rule = self.field(label.rstrip()[:-1], section, taken)
+            if rule:
+                return Match(rule, "\n".join(lines[count:]).strip())
         return None
 
     def is_label(self, text: str) -> bool:

@@ -116,9 +116,10 @@ class _Walker:
     def answers(self) -> Answers:
         self.close()
         result = Answers(labels_found=len(self.labels))
+        placeholders = self.matcher.rules.placeholders
         for key, (value, where, _weak) in self.found.items():
             value = tidy(value)
-            if value:
+            if value and value.lower() not in placeholders:
                 result.fields[key] = value
                 result.where[key] = where
         return result
@@ -129,7 +130,7 @@ def tidy(value: str) -> str:
     ticked = read_ticks(value)
     if ticked is not None:
         return ticked
-    lines = [line.rstrip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line.strip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return "\n".join(lines).strip()
 
 
