@@ -98,7 +98,7 @@ def make_docx_boxes(outline: Outline, values: dict[str, str]) -> bytes:
         table.style = "Table Grid"
         pending: list[tuple[str, str, str]] = []
 
-        def place(group: list[tuple[str, str, str]]) -> None:
+        def place(group: list[tuple[str, str, str]], table=table) -> None:
             row = table.add_row()
             cells = [row.cells[0].merge(row.cells[1])] if len(group) == 1 else row.cells
             for cell, (key, label, validator) in zip(cells, group, strict=False):

@@ -13,8 +13,8 @@ from itertools import islice
 
 from ..models import Attachment
 from ..rules import Rules
-from .docx_form import DocxError, read_docx
 from . import office
+from .docx_form import DocxError, read_docx
 from .labels import LabelMatcher
 from .layout import Answers
 from .pdf_form import FormField, form_fields, has_filled_fields, read_form_fields
