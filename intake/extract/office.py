@@ -61,6 +61,16 @@ def available() -> bool:
     return soffice() is not None
 
 
+def status_line() -> str:
+    """check-config's line on .doc, .odt and .rtf forms."""
+    program = soffice()
+    if program is None:
+        return ("forms: LibreOffice is not installed: .doc, .odt and .rtf forms go to "
+                "manual review (unsupported); install libreoffice-writer-nogui to read them")
+    network = "no network" if _no_network_prefix() else "network not isolated (no unshare -rn)"
+    return f"forms: ok — .doc, .odt and .rtf read with LibreOffice ({program}; {network})"
+
+
 def _die_with_parent() -> None:
     """In the child: be killed when the parser process dies (Linux), own process group."""
     os.setsid()
