@@ -21,8 +21,8 @@ RUN pip install --no-cache-dir . \
     && chown intake:intake /data
 
 # settings.toml is mounted at /config; the store (and shadow folder) live on /data.
-# Point the settings at them: [store] path = "/data/intake.sqlite3", and
-# [rules] path = "/app/rules", templates = "/app/templates".
+# Point the settings at them: [store] path = "/data/intake.sqlite3". The default
+# rules and templates are inside the installed package.
 VOLUME ["/config", "/data"]
 USER intake
 

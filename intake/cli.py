@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .cli_ops import (
+    add_operator_arguments,
+    backup_command,
+    config_after_any_command,
+    confirmed,
+    reopen_command,
+)
 from .clock import utcnow
 from .errors import OperationError, SettingsError
 from .settings import load_settings
@@ -79,8 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("reference")
 
     health = commands.add_parser("health", help="exit 0 when the worker is alive (healthcheck)")
-    health.add_argument("--max-age", type=int, default=900, metavar="SECONDS",
-                        help="the worker's heartbeat must be newer than this (default 900)")
+    health.add_argument("--max-age", type=int, default=None, metavar="SECONDS",
+                        help="a mailbox round must have completed within this (default "
+                             "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
+
+    triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
+                                  "(stops its screening clock)")
+    triaged.add_argument("reference")
+    triaged.add_argument("--by", required=True, metavar="NAME", help="who triaged it")
+    triaged.add_argument("--outcome", metavar="TEXT", help="what was decided (optional)")
 
     reread = commands.add_parser(
         "reread", help="read stored intakes again with today's readers and rules")
@@ -93,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
-    return parser
+    add_operator_arguments(parser, commands)
+    return config_after_any_command(parser, commands)  # last: every command has been added
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_demo(args.dir)
         settings = load_settings(args.config)
-        return COMMANDS[args.command](settings, args)
+        code = COMMANDS[args.command](settings, args)
+        sys.stdout.flush()  # here, so a closed pipe is caught below
+        return code
+    except BrokenPipeError:  # `intake show X | head`: the reader has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nothing more to write at exit either
+        return EXIT_OK
     except SettingsError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
@@ -135,11 +157,22 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 @contextmanager
+def open_existing_store(settings: Settings) -> Iterator[Store]:
+    """The store for a command that only reads it: never made when it is not there."""
+    if not settings.store_path.exists():
+        raise OperationError(f"no store at {settings.store_path}: the worker has not run "
+                             "with these settings yet (check [store] path)")
+    with _open_store(settings) as store:
+        yield store
+
+
+@contextmanager
 def _open_store(settings: Settings) -> Iterator[Store]:
     """The store for one command, closed when it is done."""
     from .store import Store
 
     store = Store(settings.store_path)
+    store.queue_mode = settings.smtp.mode
     try:
         yield store
     finally:
@@ -149,7 +182,7 @@ def _open_store(settings: Settings) -> Iterator[Store]:
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from .export import export
 
-    with _open_store(settings) as store:
+    with open_existing_store(settings) as store:
         export(store, sys.stdout, args.format, since=args.since,
                timezone=settings.digest.timezone)
     return EXIT_OK
@@ -164,9 +197,11 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    from .config_check import check_locally
     from .extract import office
     from .probe import check_servers
 
+    check_locally(settings, sys.stdout)  # rules, templates, store, secrets: exit 2 if wrong
     code = check_servers(settings, out=sys.stdout)
     if code == 0:
         print(office.status_line(), flush=True)
@@ -182,9 +217,19 @@ def _close(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_SETTINGS
     with _open_store(settings) as store:
         if args.received_before is not None:
-            closed = close_received_before(store, settings, args.received_before, args.reason,
-                                           utcnow())
-            print(f"{len(closed)} intake{'s' if len(closed) != 1 else ''} closed")
+            before, reason = args.received_before, args.reason
+            waiting = close_received_before(store, settings, before, reason, utcnow(),
+                                            dry_run=True)
+            if args.dry_run or not waiting:
+                print("\n".join([*waiting, f"{_intakes(len(waiting))} would be closed "
+                                 f"(received before {before})"]))
+                return EXIT_OK
+            if not confirmed(f"Close these {_intakes(len(waiting))}?", args,
+                             preview="\n".join(waiting)):
+                print("nothing closed")
+                return EXIT_OK
+            closed = close_received_before(store, settings, before, reason, utcnow())
+            print(f"{_intakes(len(closed))} closed")
             return EXIT_OK
         if not close_intake(store, args.reference, args.reason, utcnow()):
             print(f"intake: no open intake {args.reference}", file=sys.stderr)
@@ -200,15 +245,27 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
         print("purge: --older-than must be 0 or more", file=sys.stderr)
         return EXIT_SETTINGS
     with _open_store(settings) as store:
+        preview = purge(store, args.older_than, now=utcnow(), dry_run=True)
+        if args.dry_run or not preview.intakes:
+            print(preview)
+            return EXIT_OK
+        if not confirmed(f"Erase the personal data of {_intakes(len(preview.intakes))}?",
+                         args, preview=str(preview)):
+            print("nothing erased")
+            return EXIT_OK
         report = purge(store, args.older_than, now=utcnow())
         print(report)
     return EXIT_OK
 
 
+def _intakes(count: int) -> str:
+    return f"{count} intake{'s' if count != 1 else ''}"
+
+
 def _triage(settings: Settings, args: argparse.Namespace) -> int:
     from .triage import render_triage, triage_rows, undelivered
 
-    with _open_store(settings) as store:
+    with open_existing_store(settings) as store:
         now = utcnow()
         rows = triage_rows(store, settings, status=args.status, priority=args.priority,
                            since=args.since, until=args.until, now=now)
@@ -219,7 +276,7 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
 def _show(settings: Settings, args: argparse.Namespace) -> int:
     from .triage import render_show
 
-    with _open_store(settings) as store:
+    with open_existing_store(settings) as store:
         text = render_show(store, settings, args.reference)
     if text is None:
         print(f"intake: no intake {args.reference}", file=sys.stderr)
@@ -229,14 +286,29 @@ def _show(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _health(settings: Settings, args: argparse.Namespace) -> int:
-    from .worker import heartbeat_age
+    from .health import check_health
 
-    age = heartbeat_age(settings.store_path)
-    if age is None or age > args.max_age:
-        seen = "never" if age is None else f"{int(age)} s ago"
-        print(f"intake: unhealthy: the worker's last heartbeat was {seen}", file=sys.stderr)
+    problems, notes = check_health(settings, now=utcnow(), max_age=args.max_age)
+    for problem in problems:
+        print(f"intake: unhealthy: {problem}", file=sys.stderr)
+    if problems:
         return EXIT_OPERATION
-    print(f"healthy: heartbeat {int(age)} s ago")
+    print(f"healthy: {'; '.join(notes)}")
+    return EXIT_OK
+
+
+def _triaged(settings: Settings, args: argparse.Namespace) -> int:
+    from .screening_clock import mark_triaged
+
+    if not args.by.strip():
+        print("intake: triaged: --by must name who triaged it", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        problem = mark_triaged(store, args.reference, args.by, args.outcome, utcnow())
+    if problem:
+        print(f"intake: {problem}", file=sys.stderr)
+        return EXIT_SETTINGS
+    print(f"{args.reference.strip().upper()} triaged")
     return EXIT_OK
 
 
@@ -263,5 +335,8 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "triaged": _triaged,
+    "reopen": reopen_command,
+    "backup": backup_command,
     "reread": _reread,
 }

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from .clock import parse_iso, utcnow
-from .paths import SOURCE_ROOT
+from .paths import project_dir
 from .settings_types import Settings
 
 LOOP_HEADER = "X-Prevent-Intake"  # our loop marker; its value is the reference (or the kind)
@@ -38,21 +38,12 @@ def clean_header(value: object) -> str:
     return _CONTROL.sub(" ", str(value)).strip()
 
 
-def _default_templates_dir() -> Path:
-    package = Path(__file__).resolve().parent
-    for candidate in (SOURCE_ROOT / "templates", package / "bundled" / "templates",
-                      Path.cwd() / "templates"):
-        if (candidate / "acknowledgement.txt.j2").exists():
-            return candidate
-    return SOURCE_ROOT / "templates"
-
-
 class Composer:
     """Builds acknowledgements, reminders, alerts (and, via message(), the digest)."""
 
     def __init__(self, settings: Settings, templates_dir: Path | None = None):
         self.settings = settings
-        self.templates_dir = Path(templates_dir) if templates_dir else _default_templates_dir()
+        self.templates_dir = Path(templates_dir) if templates_dir else project_dir("templates")
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self.templates_dir)),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
@@ -104,8 +95,13 @@ class Composer:
             "urgent": urgent,
             "urgent_because": [str(p) for p in intake.get("urgent_because") or []],
             "review_reason": intake.get("review_reason"),
+            # references only (intake/followup.py), never to a referrer
+            "earlier_referrals": [clean_header(r) for r in intake.get("earlier_referrals") or []],
         }
         what = "URGENT" if urgent else "manual review needed"
+        if not urgent and intake.get("status") != "manual_review" and intake.get(
+                "earlier_referrals"):
+            what = "referred before"
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
             subject=f"[{context['reference']}] Prevent referral: {what}",

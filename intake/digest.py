@@ -19,13 +19,15 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from .clock import day_bounds, iso, local_day
+from .clock import day_bounds, iso, local_day, parse_iso
 from .compose import Composer
 from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
+from .queue_view import digest_extras, raised_in_queue
 from .send import open_sender
+from .service_state import outage_lines, outages_on
 from .settings_types import Settings
 from .store import Store, decode_row
 from .triage import (
@@ -76,6 +78,8 @@ class Digest:
     open: tuple[OpenItem, ...]
     made_at: datetime
     undelivered: tuple[str, ...] = ()  # messages the mail server refused lately
+    screened_late: tuple[str, ...] = ()  # deadlines that day not met (queue_view.py)
+    outages: tuple[str, ...] = ()  # when the service could not read or send that day
 
 
 # -- making it ---------------------------------------------------------------
@@ -98,12 +102,15 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     start, end = day_bounds(day, timezone)
     numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
     counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+    extra_counts, late = digest_extras(store, settings, day, now)
+    counts.update(extra_counts)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
         "ORDER BY priority = 'urgent' DESC, received_at, id", OPEN_STATUSES,
     )
     items = []
+    raised = raised_in_queue(store, settings)
     held = held_kinds(store)
     for row in rows:
         intake = decode_row(row)
@@ -111,6 +118,8 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
         flags = notes(intake, settings.reminders.max)
         if intake.get("priority") == "urgent":
             flags.insert(0, "urgent")
+        if intake["id"] in raised:
+            flags.append("referred before")
         items.append(OpenItem(
             reference=intake["reference"],
             initials=initials(intake.get("fields") or {}),
@@ -119,8 +128,10 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reminders_sent=int(intake.get("reminders_sent") or 0),
             note="; ".join(flags),
         ))
+    down = outage_lines(outages_on(store, day, timezone), timezone, now)
     return Digest(day=day, timezone=timezone, counts=counts, open=tuple(items), made_at=now,
-                  undelivered=tuple(undelivered(store, now)))
+                  undelivered=tuple(undelivered(store, now)), screened_late=tuple(late),
+                  outages=tuple(down))
 
 
 # -- rendering ---------------------------------------------------------------
@@ -159,7 +170,9 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         + [line(row) for row in rows],
         "subject": subject(digest.day),
         "undelivered": list(digest.undelivered),
+        "outages": list(digest.outages),
         "undelivered_days": UNDELIVERED_DAYS,
+        "screened_late": list(digest.screened_late),
     }
 
 
@@ -249,15 +262,25 @@ def due_days(store: Store, settings: Settings, *, now: datetime) -> list[date]:
         "AND json_extract(detail, '$.by') = 'worker' AND json_extract(detail, '$.day') <= ?",
         (last_due.isoformat(),),
     )[0]
-    # A first run is not a break: it owes nothing from before the day before.
+    # A first run is not a break: it owes nothing from before the day before, and
+    # nothing from before the store existed (a day the service was not there).
     first = local_now.date() - timedelta(days=1)
     day = date.fromisoformat(anchor) + timedelta(days=1) if anchor else first
+    created = store_created_day(store, settings.digest.timezone)
+    if created is not None and day < created <= local_now.date():  # (a clock set back: no)
+        day = created
     days = []
     while day <= last_due:
         if day.isoformat() not in done:
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def store_created_day(store: Store, timezone: str) -> date | None:
+    """The local day the store was made (its first migration), if it says."""
+    rows = store.query("SELECT MIN(applied_at) FROM migrations")
+    return local_day(parse_iso(rows[0][0]), timezone) if rows and rows[0][0] else None
 
 
 def queue_due_digests(store: Store, settings: Settings, composer: Any, *,

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from .clock import day_bounds, iso, parse_iso
+from .queue_view import export_extras
 from .store import Store, decode_row
 
 CONTRACT_KEYS: tuple[str, ...] = (
@@ -23,10 +24,12 @@ CONTRACT_KEYS: tuple[str, ...] = (
 EXTRA_KEYS: tuple[str, ...] = (
     "last_message_at", "urgent_because", "reminders_sent", "bounced", "folder", "closed_at",
     "close_reason", "purged_at",
+    "earlier_referrals", "screening_due", "screened_at",  # issue 17 (queue_view.py)
 )
 KEYS = CONTRACT_KEYS + EXTRA_KEYS
 FORMATS = ("jsonl", "csv")
-_TIMES = frozenset({"received_at", "last_message_at", "closed_at", "purged_at"})
+_TIMES = frozenset({"received_at", "last_message_at", "closed_at", "purged_at",
+                    "screening_due", "screened_at"})
 
 
 def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone: str) -> int:
@@ -56,8 +59,10 @@ def _records(store: Store, since: date | None, timezone: str) -> Iterator[dict[s
     if since is not None:
         sql += " WHERE received_at >= ?"
         params.append(iso(day_bounds(since, timezone)[0]))
+    extras = export_extras(store)
     for row in store.query(sql + " ORDER BY received_at, id", params):
-        yield _record(decode_row(row))
+        intake = decode_row(row)
+        yield _record(intake | extras.get(intake["id"], {"earlier_referrals": []}))
 
 
 def _record(intake: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +72,7 @@ def _record(intake: dict[str, Any]) -> dict[str, Any]:
             record[key] = iso(parse_iso(record[key]))  # always with its offset
     record["sender"] = (record["sender"] or "").lower() or None
     record["bounced"] = bool(record["bounced"])
-    for key in ("missing", "invalid", "cc_missing", "urgent_because"):
+    for key in ("missing", "invalid", "cc_missing", "urgent_because", "earlier_referrals"):
         record[key] = list(record[key] or [])
     record["fields"] = dict(record["fields"] or {})
     return record

@@ -73,6 +73,7 @@ def queue(store: Store, message: EmailMessage, *, kind: str, intake_id: int | No
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
+        "queued_in": store.queue_mode,
     })
     store.audit("queued", intake_id=intake_id, at=now, outbox_id=outbox_id, kind=kind,
                 recipients=len(recipients))
@@ -80,18 +81,31 @@ def queue(store: Store, message: EmailMessage, *, kind: str, intake_id: int | No
 
 
 def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime) -> DeliveryReport:
-    """Send the pending messages due by `now`, oldest first; one SMTP connection a round."""
+    """Send the pending messages due by `now`, oldest first; one SMTP connection a round.
+
+    In shadow (and outbox) mode they are written to the shadow folder, with no hourly
+    limit (nobody receives them). A message queued in either is never sent by a later
+    send-mode run: going live drops it from the queue, audited; one queued in send
+    mode waits for send mode again.
+    """
     report = DeliveryReport()
+    mode = settings.smtp.mode
+    writing = mode != "send"
     mail_from = parseaddr(settings.smtp.sender)[1]
     limit = settings.max_replies_per_address_per_hour
+    _claim_unmarked(store, mode)
+    if not writing:
+        drop_shadow_queue(store, now)
     rows = store.query(
-        "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, o.message_id, i.reference "
-        "FROM outbox o LEFT JOIN intakes i ON i.id = o.intake_id "
-        "WHERE o.status = 'pending' AND o.next_attempt_at <= ? ORDER BY o.id",
+        "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, o.message_id, "
+        "o.queued_in, i.reference FROM outbox o LEFT JOIN intakes i ON i.id = o.intake_id "
+        "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
+        f"AND (o.queued_in = 'send') = {0 if writing else 1} ORDER BY o.id",
         (iso(now),),
     )
     if not rows:
         return report
+    done_word = "written to shadow folder" if writing else "sent"
     recent = _recent_replies(store, now)
     connected = False
     try:
@@ -99,7 +113,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             outbox_id, kind = row["id"], row["kind"]
             recipients = _recipients(row["recipients"])
             label = f"{row['reference'] or '-'} outbox {outbox_id} {kind}"
-            if kind in REPLY_KINDS:
+            if kind in REPLY_KINDS and not writing:
                 until = _limited_until(recent, recipients, limit, now)
                 if until is not None:
                     _defer(store, row, until, now)
@@ -144,11 +158,12 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 continue
             crashpoint("sent")
             taken = [a for a in recipients if a not in refused]
-            later = _sent(store, row, raw, now, taken, refused)
+            later = _sent(store, row, raw, now, taken, refused,
+                          event="written" if writing else "sent")
             report.sent.append(outbox_id)
             for address in taken:
                 recent.setdefault(address, []).append(now)
-            log.info("%s sent", label)
+            log.info("%s %s", label, done_word)
             if refused:
                 report.held += later["held"]
                 report.retrying += later["retrying"]
@@ -163,11 +178,38 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     return report
 
 
+# -- going live: what a shadow trial queued is never sent ------------------------
+
+
+def _claim_unmarked(store: Store, mode: str) -> None:
+    """Rows queued before the store knew modes (or by a caller that named none) belong
+    to the mode the store runs in now: the mode it was running in when they were queued."""
+    store.conn.execute("UPDATE outbox SET queued_in = ? WHERE queued_in IS NULL AND "
+                       "status = 'pending'", (mode,))
+
+
+def drop_shadow_queue(store: Store, now: datetime) -> int:
+    """Take every message queued in shadow or outbox mode out of the queue, each audited,
+    in one commit; return how many. Run by send mode before it sends anything."""
+    with store.transaction():
+        rows = store.query("SELECT id, intake_id, kind, queued_in FROM outbox "
+                           "WHERE status = 'pending' AND queued_in != 'send' ORDER BY id")
+        for row in rows:
+            store.update("outbox", row["id"], {"status": "dropped", "last_error": (
+                f"queued in {row['queued_in']} mode: never sent in send mode")})
+            store.audit("dropped", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+                        kind=row["kind"], reason=f"queued-in-{row['queued_in']}-mode")
+    if rows:
+        log.warning("going live: %d message(s) queued in shadow mode dropped, never sent "
+                    "(intake show REFERENCE lists them)", len(rows))
+    return len(rows)
+
+
 # -- outcomes, each committed on its own ----------------------------------------
 
 
 def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
-          refused: Refused) -> dict[str, list[int]]:
+          refused: Refused, *, event: str = "sent") -> dict[str, list[int]]:
     """Mark the row sent; the recipients who refused it get copies, in the same commit."""
     values: dict[str, Any] = {"status": "sent", "sent_at": now,
                               "attempts": row["attempts"] + 1, "last_error": None}
@@ -180,7 +222,7 @@ def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
                 if part:
                     later[outcome].append(_split_off(store, row, raw, part, now))
         store.update("outbox", row["id"], values)
-        store.audit("sent", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
+        store.audit(event, intake_id=row["intake_id"], at=now, outbox_id=row["id"],
                     kind=row["kind"], **({"refused": len(refused)} if refused else {}))
     return later
 
@@ -207,7 +249,7 @@ def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, now: dateti
         "message_id": row["message_id"], "raw": raw,
         "status": "held" if held else "pending", "attempts": 1,
         "next_attempt_at": now if held else now + backoff(1),
-        "created_at": now, "last_error": str(err)[:500],
+        "created_at": now, "last_error": str(err)[:500], "queued_in": row["queued_in"],
     })
     if keep is not None:
         store.update("outbox", row["id"], {"recipients": keep})

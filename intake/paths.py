@@ -1,14 +1,19 @@
-"""Where the project's data folders (rules/, templates/) are found."""
+"""Where the default rules/ and templates/ are found.
+
+An installed wheel carries them inside the package (intake/bundled/, see
+pyproject.toml); a checkout or editable install reads the top-level folders,
+which are their source. `[rules] path` and `templates` point elsewhere.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE.parent
 
 
 def project_dir(name: str) -> Path:
-    """`name` beside the package (a checkout or editable install), else in the working
-    directory (the Docker image's /app)."""
-    beside = SOURCE_ROOT / name
-    return beside if beside.is_dir() else Path.cwd() / name
+    """The default `name` folder (rules or templates)."""
+    bundled = PACKAGE / "bundled" / name
+    return bundled if bundled.is_dir() else SOURCE_ROOT / name

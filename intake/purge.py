@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .clock import iso
+from .followup import on_purge
 from .store import Store
 
 
@@ -37,8 +38,11 @@ class PurgeReport:
     cutoff: str
     intakes: tuple[Purged, ...] = ()
     wal_cleared: bool = True  # False: another connection kept the WAL from being emptied
+    dry_run: bool = False  # what would be erased; nothing was
 
     def __str__(self) -> str:
+        if self.dry_run:
+            return self._preview()
         lines = [f"{p.reference} (closed {p.closed_at[:10]}): erased {p.form_answers} form "
                  f"answer{'s' if p.form_answers != 1 else ''}, {p.messages} stored "
                  f"message{'s' if p.messages != 1 else ''}, {p.outbox} outgoing "
@@ -52,21 +56,41 @@ class PurgeReport:
                          "process had the store open; run purge again when the worker is idle")
         return "\n".join(lines)
 
+    def _preview(self) -> str:
+        lines = [f"{p.reference} (closed {p.closed_at[:10]}): would erase {p.form_answers} "
+                 f"form answer{'s' if p.form_answers != 1 else ''}, {p.messages} stored "
+                 f"message{'s' if p.messages != 1 else ''}" for p in self.intakes]
+        total = len(self.intakes)
+        lines.append(f"{total} intake{'s' if total != 1 else ''} closed before {self.cutoff} "
+                     "would be purged (dry run: nothing erased)")
+        return "\n".join(lines)
 
-def purge(store: Store, older_than_days: int, *, now: datetime) -> PurgeReport:
-    """Erase personal data of intakes closed more than `older_than_days` days before `now`."""
+
+class _Rollback(Exception):
+    """Ends a dry run's transaction without committing it."""
+
+
+def purge(store: Store, older_than_days: int, *, now: datetime,
+          dry_run: bool = False) -> PurgeReport:
+    """Erase personal data of intakes closed more than `older_than_days` days before `now`.
+    dry_run: the same counts, from a transaction rolled back."""
     if older_than_days < 0:
         raise ValueError("older_than_days must be 0 or more")
     cutoff = iso(now - timedelta(days=older_than_days))
     purged: list[Purged] = []
-    with store.transaction():
-        due = store.query(
-            "SELECT id, reference, closed_at, fields FROM intakes "
-            "WHERE closed_at IS NOT NULL AND closed_at < ? AND purged_at IS NULL "
-            "ORDER BY closed_at, id", (cutoff,),
-        )
-        for row in due:
-            purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now))
+    try:
+        with store.transaction():
+            due = store.query(
+                "SELECT id, reference, closed_at, fields FROM intakes "
+                "WHERE closed_at IS NOT NULL AND closed_at < ? AND purged_at IS NULL "
+                "ORDER BY closed_at, id", (cutoff,),
+            )
+            for row in due:
+                purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now))
+            if dry_run:
+                raise _Rollback()
+    except _Rollback:
+        return PurgeReport(older_than_days, cutoff, tuple(purged), dry_run=True)
     if not purged:
         return PurgeReport(older_than_days, cutoff, wal_cleared=_checkpoint(store))
     store.conn.execute("VACUUM")  # rebuild the file: no free page keeps an old copy
@@ -93,6 +117,7 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
     ).rowcount
     store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
                                         "updated_at": now})
+    on_purge(store, intake_id)
     store.audit("purged", intake_id=intake_id, at=now, form_answers=answers,
                 messages=messages, outbox=outbox)
     return Purged(reference, closed_at, answers, messages, outbox)

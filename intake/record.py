@@ -16,6 +16,7 @@ from .check import check
 from .clock import parse_iso
 from .compose import Composer
 from .decide import Context, Decision
+from .followup import follow_up, with_earlier
 from .models import Extraction, Verdict
 from .outbox import queue
 
@@ -120,14 +121,16 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
                 invalid=list(verdict.invalid), cc_missing=list(verdict.cc_missing),
                 priority=verdict.priority, age_band=verdict.age_band)
     intake = store.intake_by_id(intake_id) or {}
+    followup = follow_up(store, intake, composer, now)
     queued = []
     if decision.reply_to:
         queue(store, composer.acknowledgement(intake), kind="ack", intake_id=intake_id, now=now)
         queued.append("ack")
     else:
         store.audit("not-answered", **audit, reason=decision.machine_reason or "no-reply-address")
-    if verdict.priority == "urgent" or verdict.status == "manual_review":
-        queue(store, composer.alert(intake), kind="alert", intake_id=intake_id, now=now)
+    if verdict.priority == "urgent" or verdict.status == "manual_review" or followup.raised:
+        queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
+              intake_id=intake_id, now=now)
         queued.append("alert")
     return Recorded(raw.uid, "intake", reference, verdict.status, extraction.review_reason,
                     tuple(queued))
@@ -179,6 +182,7 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
                 cc_missing=list(verdict.cc_missing), fields_replaced=sorted(new.fields)
                 if readable else [])
     updated = store.intake_by_id(intake_id) or {}
+    followup = follow_up(store, updated, composer, now)
     queued = []
     if decision.reply_to:
         ack = composer.acknowledgement(updated, correction=True)
@@ -186,8 +190,9 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
         queued.append("correction")
     newly_for_review = (verdict.status == "manual_review"
                         and intake.get("status") != "manual_review")
-    if (priority == "urgent" and not was_urgent) or newly_for_review:
-        queue(store, composer.alert(updated), kind="alert", intake_id=intake_id, now=now)
+    if (priority == "urgent" and not was_urgent) or newly_for_review or followup.raised:
+        queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
+              intake_id=intake_id, now=now)
         queued.append("alert")
     return Recorded(ctx.raw.uid, "correction", intake["reference"], verdict.status,
                     merged.review_reason, tuple(queued))

@@ -134,6 +134,63 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX outbox_message_id ON outbox(message_id);
         """,
     ),
+    (
+        # The [smtp] mode a message was queued in: one queued in a shadow trial is
+        # never sent by a later send-mode run (outbox.py). NULL (older rows): send.
+        "i12-outbox-queued-in",
+        "ALTER TABLE outbox ADD COLUMN queued_in TEXT;",
+    ),
+    (
+        # Issue 17: two intakes about the same individual (intake/links.py). After a purge
+        # of either, strength, rule and fields are erased: only the two intakes remain.
+        "i17-links",
+        """
+        CREATE TABLE links (
+            id INTEGER PRIMARY KEY,
+            earlier_id INTEGER NOT NULL REFERENCES intakes(id),
+            later_id INTEGER NOT NULL REFERENCES intakes(id),
+            strength TEXT,
+            rule TEXT,
+            fields TEXT,
+            found_at TEXT NOT NULL,
+            UNIQUE (earlier_id, later_id)
+        );
+        CREATE INDEX links_later ON links(later_id);
+        """,
+    ),
+    (
+        # Issue 17: the MASH's screening clock, one row an intake (intake/screening_clock.py).
+        "i17-screening",
+        """
+        CREATE TABLE screening (
+            intake_id INTEGER PRIMARY KEY REFERENCES intakes(id),
+            due_at TEXT NOT NULL,
+            working_hours REAL NOT NULL,
+            screened_at TEXT,
+            screened_by TEXT,
+            outcome TEXT,
+            stopped_by TEXT,
+            overdue_alerted_at TEXT
+        );
+        CREATE INDEX screening_due ON screening(due_at);
+        """,
+    ),
+    (
+        # Each time the mailbox or SMTP kept failing (service_state.py): health, the
+        # down/recovered messages to the MASH, and the digest's line.
+        "i12-outages",
+        """
+        CREATE TABLE outages (
+            id INTEGER PRIMARY KEY,
+            component TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            error TEXT,
+            alerted INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX outages_open ON outages(component, ended_at);
+        """,
+    ),
 )
 
 

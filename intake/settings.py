@@ -6,10 +6,12 @@ carries them all. Secrets are never read here, only where they live.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,8 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import SettingsError
+from .screening import working_hours_problem
 from .settings_types import (
     DigestSettings,
+    HealthSettings,
     MailboxSettings,
     OAuth2Settings,
     ReminderSettings,
@@ -29,6 +33,9 @@ from .settings_types import (
 
 SECURITY = ("tls", "starttls", "none")
 MISSING = object()
+# Every _Reader made while one file is read: the keys the code asks for are the known
+# keys, so adding a key is one `reader.get(...)` and nothing else.
+_OPENED: ContextVar[list[_Reader]] = ContextVar("settings_readers")
 
 
 def is_loopback(host: str) -> bool:
@@ -51,12 +58,17 @@ class _Reader:
             self.fail("", "must be a table")
             raw = {}
         self.data = raw
+        self.asked: set[str] = set()
+        opened = _OPENED.get(None)
+        if opened is not None:
+            opened.append(self)
 
     def fail(self, key: str, why: str) -> None:
         self.problems.append(f"[{self.section}] {key}: {why}" if key else f"[{self.section}] {why}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING,
             check: Callable[[Any], str | None] | None = None) -> Any:
+        self.asked.add(key)
         if key not in self.data:
             if default is MISSING:
                 self.fail(key, "missing")
@@ -151,8 +163,73 @@ def load_settings(path: Path) -> Settings:
             data = tomllib.load(handle)
     except FileNotFoundError as err:
         raise SettingsError([f"[settings] {path}: file not found"]) from err
+    except IsADirectoryError as err:
+        raise SettingsError([f"[settings] {path}: is a folder, not a settings file "
+                             "(give --config the settings.toml itself)"]) from err
+    except PermissionError as err:
+        raise SettingsError([f"[settings] {path}: cannot be read (permission denied)"]) from err
     except tomllib.TOMLDecodeError as err:
         raise SettingsError([f"[settings] {path}: not valid TOML ({err})"]) from err
+    settings, problems = _read_settings(path, data)
+    problems += unknown_keys(data)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def known_keys(data: dict[str, Any]) -> dict[str, set[str]]:
+    """The keys the settings code reads, by section, given this file's content: the
+    known keys. Keys read only in another mode count too (a maildir file may keep its
+    imap keys, an outbox-mode [smtp] its server's)."""
+    asked: dict[str, set[str]] = {}
+    box, smtp = (data.get(name) if isinstance(data.get(name), dict) else {}
+                 for name in ("mailbox", "smtp"))
+    for variant in ({"mailbox": {**box, "kind": "imap"}}, {"mailbox": {**box, "kind": "maildir"}},
+                    {"smtp": {**smtp, "mode": "send"}}):
+        opened: list[_Reader] = []
+        token = _OPENED.set(opened)
+        try:
+            _read_settings(Path("settings.toml"), {**data, **variant})
+        finally:
+            _OPENED.reset(token)
+        for reader in opened:
+            asked.setdefault(reader.section, set()).update(reader.asked)
+    return asked
+
+
+def unknown_keys(data: dict[str, Any]) -> list[str]:
+    """One line per key or section of the file that the settings code does not read."""
+    asked = known_keys(data)
+    problems = []
+    for section, content in data.items():
+        if section not in asked:
+            if isinstance(content, dict):
+                problems.append(f"[{section}] unknown section{_did_you_mean(section, asked)}")
+            else:
+                problems.append(f"[settings] {section}: unknown key outside any section"
+                                f"{_did_you_mean(section, _all_keys(asked), bare=True)}")
+            continue
+        if isinstance(content, dict):
+            for key in content:
+                if key not in asked[section]:
+                    problems.append(f"[{section}] {key}: unknown key"
+                                    f"{_did_you_mean(key, asked[section], bare=True)}")
+    return problems
+
+
+def _all_keys(asked: dict[str, set[str]]) -> set[str]:
+    return {key for keys in asked.values() for key in keys}
+
+
+def _did_you_mean(word: str, choices: Iterable[str], *, bare: bool = False) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f" (did you mean {close[0]}?)" if bare else f" (did you mean [{close[0]}]?)"
+
+
+def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str]]:
+    """The settings and every problem found (unknown keys apart)."""
     base = path.resolve().parent
     problems: list[str] = []
 
@@ -226,6 +303,7 @@ def load_settings(path: Path) -> Settings:
         smtp=smtp,
         store_path=_path(base, store.get("path", str)) or base / "var/intake.sqlite3",
         alert_to=tuple(a.lower() for a in triage.get("alert_to", list, check=_addresses) or ()),
+        working_hours=triage.get("working_hours", str, "09:00-17:00", working_hours_problem),
         digest=DigestSettings(
             to=tuple(digest.get("to", list, check=_addresses) or ()),
             at=digest.get("at", str, "08:00", _time),
@@ -245,10 +323,17 @@ def load_settings(path: Path) -> Settings:
         parse_timeout_seconds=parser.get("timeout_seconds", float, 20.0, _positive),
         parse_memory_mb=parser.get("memory_mb", int, 1024, _positive),
         parser_workers=parser.get("workers", int, 2, _positive),
+        health=_read_health(_Reader(data, "health", problems)),
     )
-    if problems:
-        raise SettingsError(problems)
-    return settings
+    return settings, problems
+
+
+def _read_health(reader: _Reader) -> HealthSettings:
+    return HealthSettings(
+        max_round_age_seconds=reader.get("max_round_age_seconds", float, None, _positive),
+        failing_after_minutes=reader.get("failing_after_minutes", float, 15.0, _positive),
+        alert_after_minutes=reader.get("alert_after_minutes", float, 30.0, _positive),
+    )
 
 
 def _read_oauth2(

@@ -102,6 +102,15 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """When `intake health` fails, and when the MASH hears the service is down."""
+
+    max_round_age_seconds: float | None = None  # default: 5 poll intervals, at least 300 s
+    failing_after_minutes: float = 15  # a sign-in, fetch or send failure this long: unhealthy
+    alert_after_minutes: float = 30  # ... this long: one message to [triage] alert_to
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the settings file; relative paths are relative to its folder
     mailbox: MailboxSettings
@@ -117,3 +126,5 @@ class Settings:
     parse_timeout_seconds: float = 20.0
     parse_memory_mb: int = 1024
     parser_workers: int = 2
+    working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
+    health: HealthSettings = field(default_factory=HealthSettings)

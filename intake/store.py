@@ -39,6 +39,8 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = Path(path)
         self._lock_handle: Any = None
+        # The [smtp] mode of whoever opened it, kept with each queued message (outbox.py).
+        self.queue_mode: str | None = None
         try:
             if not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,11 @@ class Store:
             "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
         applied = {row[0] for row in self.conn.execute("SELECT name FROM migrations")}
+        unknown = applied - {name for name, _ in MIGRATIONS}
+        if unknown:  # a newer version wrote it: this code would misread what it changed
+            raise StoreError(f"store {self.path} was written by a newer version of intake "
+                             f"(migration {sorted(unknown)[0]} is not known here): run that "
+                             "version, or restore the backup made before upgrading")
         for name, sql in MIGRATIONS:
             if name in applied:
                 continue

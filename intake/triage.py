@@ -1,4 +1,5 @@
-"""The MASH triage view: open intakes, urgent first then oldest; one intake in full; closing.
+"""The MASH triage view: open intakes, urgent (and referred before) first, then least
+screening time left; one intake in full; closing.
 
 This is for the MASH worker at a terminal: `render_show` prints form answers
 (personal data) on standard output on purpose. The triage table and the
@@ -12,9 +13,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .clock import day_bounds, iso, local_day, parse_iso
+from .clock import day_bounds, iso, local_day, parse_iso, utcnow
 from .errors import SettingsError
+from .followup import on_close
 from .outbox import smtp_code
+from .queue_view import annotate, show_lines
 from .rules import load_rules
 from .settings_types import Settings
 from .store import Store, decode_row
@@ -28,6 +31,8 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("received_local", "Received"),
     ("age_band", "Age band"),
     ("priority", "Priority"),
+    ("screening", "Screening"),  # issue 17: working time left (queue_view.py)
+    ("seen_before", "Seen before"),
     ("status", "Status"),
     ("missing_text", "Missing"),
     ("reminders_sent", "Reminders"),
@@ -144,7 +149,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         intake["missing_text"] = ", ".join(gaps(intake))
         intake["note"] = "; ".join(notes(intake, settings.reminders.max))
         rows.append(intake)
-    return rows
+    return annotate(store, settings, rows, now)
 
 
 def render_triage(rows: list[dict[str, Any]], *, now: datetime,
@@ -206,6 +211,7 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
     if note:
         lines.append(f"  {'note':<16} {note}")
 
+    lines += show_lines(store, settings, intake, utcnow())
     lines += ["", "Findings"]
     for finding in intake.get("findings") or []:
         lines.append(f"  {finding.get('field', '')}: {finding.get('message', '')}")
@@ -273,13 +279,14 @@ def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
 
 
 def close_received_before(store: Store, settings: Settings, day: date, reason: str,
-                          now: datetime) -> list[str]:
-    """Close every open intake received before `day` (local): one commit, each audited."""
+                          now: datetime, *, dry_run: bool = False) -> list[str]:
+    """Close every open intake received before `day` (local): one commit, each audited.
+    dry_run: only the references that would be closed."""
     start = iso(day_bounds(day, settings.digest.timezone)[0])
     with store.transaction():
         rows = store.query("SELECT id, reference, status FROM intakes "
                            "WHERE closed_at IS NULL AND received_at < ? ORDER BY id", (start,))
-        for row in rows:
+        for row in [] if dry_run else rows:
             _close(store, row, reason, now, received_before=day.isoformat())
     return [row["reference"] for row in rows]
 
@@ -302,3 +309,4 @@ def _close(store: Store, row: Any, reason: str, now: datetime, **detail: Any) ->
     store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
                                         "updated_at": now})
     store.audit("closed", intake_id=row["id"], at=now, status=row["status"], **detail)
+    on_close(store, row["id"], now)

@@ -30,10 +30,13 @@ from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
 from .outbox import deliver_due
 from .pipeline import Pipeline
+from .preflight import load_rules_and_templates
 from .record import Recorded
 from .reminders import queue_due_reminders
-from .rules import load_rules
+from .retry import retry_errors
+from .screening_clock import queue_overdue_alerts
 from .send import Sender, open_sender
+from .service_state import record_failure, record_ok
 from .settings_types import Settings
 from .store import Store
 
@@ -66,9 +69,11 @@ class Worker:
         self.once = once
         self.stopping = False
         self.in_message = False
+        # Rules and every template must work before anything is taken (else exit 2).
+        self.rules = load_rules_and_templates(settings)
         self.store = Store(settings.store_path)
+        self.store.queue_mode = settings.smtp.mode
         self.store.lock()
-        self.rules = load_rules(settings.rules_dir)
         self.composer = Composer(settings, settings.templates_dir)
         self.pool = ParserPool(rules=self.rules, rules_dir=settings.rules_dir,
                                workers=settings.parser_workers,
@@ -84,12 +89,15 @@ class Worker:
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
         self.scheduler.every(1).minutes.do(self.digest)
+        self.scheduler.every(1).minutes.do(self.overdue)
 
     # -- the loop ----------------------------------------------------------
 
     def run(self) -> int:
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         try:
+            # What could not be processed before (`error`) is taken again first.
+            retry_errors(self.pipeline, utcnow())
             return self._loop()
         except Stop:
             log.info("stopped on SIGTERM")
@@ -108,6 +116,7 @@ class Worker:
                     connected = connected_once = True
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
+                record_ok(self.store, "mailbox", self.composer, self.settings, utcnow())
                 failures = 0
                 self.after_mail()
                 if self.once:
@@ -117,6 +126,7 @@ class Worker:
             except LoginError as err:
                 connected = False
                 log.error("mailbox: %s", err)
+                self._failing("mailbox", err)
                 if self.once:
                     return 1
                 failures += 1
@@ -124,6 +134,7 @@ class Worker:
             except MailboxError as err:
                 connected = False
                 failures += 1
+                self._failing("mailbox", err)
                 if self.once and not connected_once:
                     log.error("mailbox: %s", err)
                     return 1
@@ -134,6 +145,11 @@ class Worker:
                 self.mailbox.close()
                 self._backoff(failures)
         return 0
+
+    def _failing(self, component: str, err: Exception) -> None:
+        record_failure(self.store, component, str(err), self.composer, self.settings, utcnow())
+        if component == "mailbox":
+            self.deliver()  # the loop sends nothing else while the mailbox is down
 
     def _backoff(self, failures: int) -> None:
         delay = min(RECONNECT_FIRST_SECONDS * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
@@ -231,6 +247,7 @@ class Worker:
             for folder, uids in recorded.items():
                 self._mark(folder, validity[folder], uids)
             crashpoint("marked")
+            heartbeat_path(self.settings.store_path).touch()  # a long backlog is progress
             if self.stopping:
                 raise Stop()
         progress.finish()
@@ -255,7 +272,13 @@ class Worker:
     def after_mail(self) -> None:
         self.remind()
         self.digest()
+        self.overdue()
         self.deliver()
+
+    def overdue(self) -> None:
+        for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
+                                              utcnow()):
+            log.info("%s screening overdue: alert queued", reference)
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
@@ -272,10 +295,16 @@ class Worker:
                 self._sender = open_sender(self.settings, self.token_provider)
             report = deliver_due(self.store, self._sender, self.settings, utcnow())
             log.debug("outbox: %s", report)
+            if report.stopped:
+                self._failing("smtp", Exception(report.stopped))
+            elif report.sent and record_ok(self.store, "smtp", self.composer, self.settings,
+                                           utcnow()):
+                deliver_due(self.store, self._sender, self.settings, utcnow())  # "sends again"
         except StoreError:
             raise
         except OperationError as err:  # SMTP down, or its sign-in token refused
             log.warning("smtp: %s; messages wait in the outbox", err)
+            self._failing("smtp", err)
             self._close_sender()
         finally:
             self.in_message = False

@@ -72,9 +72,10 @@ def test_counts_match_the_store_for_the_day(store: Store, settings: Settings) ->
 
     digest = digest_for_day(store, settings, DAY, now=NOW)
 
-    assert list(digest.counts) == list(LABELS)
+    assert list(digest.counts) == [*LABELS, "Referred before", "Screened late"]
     assert digest.counts == {"Received": 6, "Complete": 3, "Incomplete": 2,
-                             "Manual review": 1, "Urgent": 2, "Children": 2, "Adults": 2}
+                             "Manual review": 1, "Urgent": 2, "Children": 2, "Adults": 2,
+                             "Referred before": 0, "Screened late": 0}
     text, html = render_digest(digest)
     for label, number in digest.counts.items():
         assert counts_line(text, label) == number
@@ -290,3 +291,18 @@ def test_digest_command_exits_1_when_the_server_is_down(store: Store, settings: 
                                out=io.StringIO()) == 1
     rows = store.query("SELECT status FROM outbox WHERE kind = 'digest'")
     assert [row[0] for row in rows] == ["pending"]  # kept for the worker to retry
+
+
+def test_no_digest_for_days_before_the_store_existed(tmp_path, monkeypatch, composer) -> None:
+    """A first run owes the day before's digest only if the service was there that day."""
+    settings = make_settings(tmp_path / "new")
+    monkeypatch.setenv("INTAKE_NOW", "2026-11-21T09:00:00+00:00")
+    store = Store(settings.store_path)  # made on 21 November
+    try:
+        assert queue_due_digests(store, settings, composer,
+                                 now=datetime(2026, 11, 21, 9, 0, tzinfo=UTC)) == []
+        assert queue_due_digests(store, settings, composer,
+                                 now=datetime(2026, 11, 22, 8, 30, tzinfo=UTC)) == [
+            date(2026, 11, 21)]
+    finally:
+        store.close()
