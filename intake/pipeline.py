@@ -57,7 +57,7 @@ class Pipeline:
             if raw.too_large:  # only its header was downloaded: a person must look
                 extraction = Extraction(source="none", review_reason="too-large",
                                         carries_form=True)
-            elif not extraction.carries_form and _cut_short(parsed[i]):
+            elif not extraction.carries_form and cut_short(parsed[i]):
                 # The MIME walk stopped early: a form may lie beyond where it stopped, and
                 # "no form attached" would be untrue. A person must look.
                 extraction = Extraction(source="none", review_reason="damaged",
@@ -151,7 +151,7 @@ def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
 WALK_CUT_SHORT = ("too-many-parts", "too-deep", "unparseable-mime", "walk-failed")
 
 
-def _cut_short(email: ParsedEmail) -> bool:
+def cut_short(email: ParsedEmail) -> bool:
     return any(defect.startswith(WALK_CUT_SHORT) for defect in email.defects)
 
 

@@ -27,7 +27,7 @@ from .extract import ParserPool
 from .models import Extraction, ParsedEmail, RawMessage
 from .outbox import queue
 from .parse import parse
-from .pipeline import _cut_short, damaged_referral
+from .pipeline import cut_short, damaged_referral
 from .rules import Rules
 from .settings_types import Settings
 from .store import Store
@@ -195,7 +195,7 @@ def _reread_one(store: Store, settings: Settings, rules: Rules, pool: ParserPool
 def _extraction(pool: ParserPool, email: ParsedEmail, raw: RawMessage, rules: Rules) -> Extraction:
     """What the pipeline reads of a message today (the same damaged-message rules)."""
     extraction = pool.extract(email.attachments)
-    if not extraction.carries_form and (_cut_short(email) or damaged_referral(email, raw, rules)):
+    if not extraction.carries_form and (cut_short(email) or damaged_referral(email, raw, rules)):
         return Extraction(source="none", review_reason="damaged", carries_form=True)
     return extraction
 

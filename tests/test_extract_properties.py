@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -50,15 +51,31 @@ PLACING = st.fixed_dictionaries(
     {key: st.sampled_from(forms_pdf.ARRANGEMENTS) for key in VALIDATORS})
 
 
-# No shrinking (it can take minutes on a PDF a case); the failing example is printed whole.
-@settings(max_examples=40, deadline=None, database=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
-@given(values=FORMS, placing=PLACING, label_width=st.integers(110, 220),
-       answer_width=st.integers(140, 330), font_size=st.sampled_from([9.0, 10.0, 11.0]))
-def test_every_answer_comes_back_whatever_the_arrangement(values, placing, label_width,
-                                                          answer_width, font_size):
+def read_back(values, placing, label_width, answer_width, font_size) -> dict:
     data = forms_pdf.arranged(OUTLINE, values, placing, label_width, answer_width, font_size)
     result = extract([Attachment("referral.pdf", "application/pdf", data, len(data))], RULES)
-    wrong = {key: (value, result.fields.get(key)) for key, value in values.items()
-             if not same_as_written(value, result.fields.get(key, ""), wrapped=True)}
-    assert wrong == {}
+    return {key: (value, result.fields.get(key)) for key, value in values.items()
+            if not same_as_written(value, result.fields.get(key, ""), wrapped=True)}
+
+
+ARGUMENTS = {"values": FORMS, "placing": PLACING, "label_width": st.integers(110, 220),
+             "answer_width": st.integers(140, 330),
+             "font_size": st.sampled_from([9.0, 10.0, 11.0])}
+# No shrinking (it can take minutes on a PDF a case); the failing example is printed whole.
+QUICK = settings(max_examples=40, deadline=None, database=None,
+                 phases=[Phase.explicit, Phase.generate],
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+@QUICK
+@given(**ARGUMENTS)
+def test_every_answer_comes_back_whatever_the_arrangement(values, placing, label_width,
+                                                          answer_width, font_size):
+    assert read_back(values, placing, label_width, answer_width, font_size) == {}
+
+
+@pytest.mark.soak
+@settings(QUICK, max_examples=1000)
+@given(**ARGUMENTS)
+def test_every_answer_comes_back_soak(values, placing, label_width, answer_width, font_size):
+    assert read_back(values, placing, label_width, answer_width, font_size) == {}

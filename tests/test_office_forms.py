@@ -6,6 +6,7 @@ names with apostrophes and hyphens). Converted once per run (`office_forms`)."""
 from __future__ import annotations
 
 import functools
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,3 +69,47 @@ def test_verdicts_on_what_libreoffice_wrote(office_forms, layout, writer):
         verdict = check(extraction.fields, extraction, email, RECEIVED, RULES,
                         mailbox_address="prevent@lewisham.gov.uk")
         assert (verdict.status, verdict.missing, verdict.invalid) == (status, missing, invalid)
+
+
+def random_values(rng: random.Random) -> dict[str, str]:
+    """Long, wrapping answers: hyphenated names, long email addresses and tokens."""
+    words = ["Seán-Patrick", "D'Arcy-Jones", "O'Brien-Ashworth", "well-being", "Rushey",
+             "Catford", "internationalisation", "221-223", "SE6", "4BD", "school", "online",
+             "Llanfairpwllgwyngyllgogerychwyrndrobwll", "mother", "x", "a", "Year", "9"]
+
+    def text(count: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(count))
+
+    local = ".".join(rng.choice(["mary-kate", "obrien-ashworth", "safeguarding", "dsl", "j"])
+                     for _ in range(rng.randint(1, 5)))
+    values = {key: text(rng.randint(1, 12)) for key in VALUE_SETS["long"]}
+    values.update(
+        subject_dob="07/03/2011", referral_date="12/11/2026", individual_aware="Yes",
+        subject_address="\n".join(text(rng.randint(2, 6)) for _ in range(3)),
+        concerns=text(rng.randint(150, 300)),
+        referrer_email=f"{local}@{rng.choice(['sedgehill', 'prendergast-school'])}"
+                       ".example.sch.uk")
+    return values
+
+
+@pytest.mark.soak
+def test_random_long_answers_through_libreoffice_pdf_soak(tmp_path):
+    """200 forms of random long answers, every Word layout, saved as PDF by LibreOffice."""
+    from forms import make_form
+    from office import OfficeForms
+
+    rng = random.Random(13)
+    cases = {f"{layout}/{n}": (layout, random_values(rng))
+             for n in range(50) for layout in DOCX_LAYOUTS}
+    built = OfficeForms(tmp_path).build(
+        {name: make_form(layout, values)[2] for name, (layout, values) in cases.items()},
+        targets=("pdf",))
+    wrong = {}
+    for name, (_layout, values) in cases.items():
+        result = read(built[(name, "pdf")])
+        expected = expected_fields(values)
+        bad = {k: (v, result.fields.get(k)) for k, v in expected.items()
+               if not same_as_written(v, result.fields.get(k, ""), wrapped=True)}
+        if bad:
+            wrong[name] = bad
+    assert wrong == {}

@@ -140,13 +140,6 @@ class LabelMatcher:
         """The text starts with a label, in any of the ways label_at_start knows."""
         return self.label_at_start(text, None) is not None
 
-    def could_continue(self, text: str) -> bool:
-        """True when `text` starts a long label that a wrapped next line may finish."""
-        words = normalise(text)
-        if len(words.split()) < 3:
-            return False
-        return any(t.startswith(words + " ") for t in self._by_text)
-
     def field_by_name(self, name: str) -> FieldRule | None:
         """Match a form field's name ("SubjectSurname", "referrer.email") to a field."""
         words = normalise(split_name(name))

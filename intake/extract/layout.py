@@ -1,10 +1,14 @@
-"""Read answers from rows of cells, whatever file they came from.
+"""Read answers from rows of cells, whatever file they came from: the one reader
+of every text layout (flat PDF, .docx, and .doc/.odt/.rtf through LibreOffice).
 
-A flat PDF and a Word document both come down to rows in reading order:
-table rows (label | answer, sometimes label | answer | label | answer) and
-lines of text outside tables (headings, "Label: answer", a label with its
-answer on the lines beneath). A heading sets the section, which decides
-repeated labels such as "Name" or "Email Address".
+A file comes down to rows in reading order: table rows (label | answer, or
+label | answer | label | answer, or a box holding a question and its answer)
+and lines of text outside tables. Labels are found anywhere in that stream;
+an answer is what follows its label up to the next label or section heading:
+the next cell, the rows below, the rest of its line after "Label:", or the
+lines under it in its box. A heading sets the section, which decides repeated
+labels such as "Name" or "Email Address"; a cell's `glue` says it carries on
+the paragraph before it over a page break.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ class Cell:
 class Row:
     cells: list[Cell]
     in_table: bool = False
-    continues: bool = False  # first row of a table that carries on from the page before
 
 
 @dataclass
@@ -82,10 +85,6 @@ class _Walker:
                     where = cells[texts.index(filled[0])].where
                     self.pending = _Pending(rule.key, where, [], weak=True)
                 return
-        if row.continues and self.last and texts and not texts[0] and len(filled) == 1:
-            _carry_on(self.last.parts, filled[0], cells[texts.index(filled[0])].glue)
-            self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
-            return
         index, matched = 0, False
         while index < len(cells):
             text = texts[index]
