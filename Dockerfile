@@ -12,11 +12,11 @@ RUN apt-get update \
 RUN groupadd --system intake && useradd --system --gid intake --home-dir /app intake
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY intake ./intake
 COPY rules ./rules
 COPY templates ./templates
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir -c constraints.txt . \
     && mkdir -p /config /data \
     && chown intake:intake /data
 
@@ -31,3 +31,5 @@ HEALTHCHECK --interval=60s --timeout=10s --start-period=60s --retries=3 \
 
 ENTRYPOINT ["intake", "--config", "/config/settings.toml"]
 CMD ["run"]
+# The web page is a second container from this image on the same /data volume:
+# `docker run ... --no-healthcheck -p 127.0.0.1:8080:8080 IMAGE web` (README, "In Docker").

@@ -5,13 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak lint bench servers clean
+.PHONY: demo test soak lint bench servers clean constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
+
+# After changing a range in pyproject.toml: install, run make test, then pin what passed.
+constraints: $(STAMP)
+	$(BIN)/pip install --quiet --upgrade -e '.[test]'
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^-e'; } \
+		> constraints.new && mv constraints.new constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/intake demo

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cli_ops import (
+    ZonedFormatter,
     add_operator_arguments,
     backup_command,
     config_after_any_command,
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every referral intake to standard output")
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--since", type=_date, help="inclusive date in the digest's timezone")
+    export.add_argument("--wide", action="store_true",
+                        help="CSV only: one column per form field, in the form's order")
 
     digest = commands.add_parser("digest", help="send (or print) one day's digest")
     digest.add_argument("--date", type=_date, help="the day (default: yesterday)")
@@ -90,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--max-age", type=int, default=None, metavar="SECONDS",
                         help="a mailbox round must have completed within this (default "
                              "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
+
+    commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
 
     triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
                                   "(stops its screening clock)")
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         force=True,  # a fresh handler on the current standard error
     )
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ZonedFormatter("%(asctime)s %(levelname)s %(message)s"))
     try:
         if args.command == "demo":
             from .demo import run_demo
@@ -182,9 +189,17 @@ def _open_store(settings: Settings) -> Iterator[Store]:
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     from .export import export
 
+    wide = None
+    if args.wide:
+        if args.format != "csv":
+            print("intake: export: --wide goes with --format csv", file=sys.stderr)
+            return EXIT_SETTINGS
+        from .rules import load_rules
+
+        wide = [rule.key for rule in load_rules(settings.rules_dir).fields]
     with open_existing_store(settings) as store:
         export(store, sys.stdout, args.format, since=args.since,
-               timezone=settings.digest.timezone)
+               timezone=settings.digest.timezone, wide_fields=wide)
     return EXIT_OK
 
 
@@ -269,7 +284,8 @@ def _triage(settings: Settings, args: argparse.Namespace) -> int:
         now = utcnow()
         rows = triage_rows(store, settings, status=args.status, priority=args.priority,
                            since=args.since, until=args.until, now=now)
-        print(render_triage(rows, now=now, refused=undelivered(store, now)))
+        print(render_triage(rows, now=now, refused=undelivered(store, now),
+                            timezone=settings.digest.timezone))
     return EXIT_OK
 
 
@@ -295,6 +311,12 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OPERATION
     print(f"healthy: {'; '.join(notes)}")
     return EXIT_OK
+
+
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    from .web.app import serve
+
+    return serve(settings)
 
 
 def _triaged(settings: Settings, args: argparse.Namespace) -> int:
@@ -335,6 +357,7 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "web": _web,
     "triaged": _triaged,
     "reopen": reopen_command,
     "backup": backup_command,

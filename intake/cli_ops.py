@@ -9,10 +9,12 @@ what they would do with --dry-run and ask on a terminal unless --yes.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sqlite3
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -21,6 +23,14 @@ from .errors import OperationError
 from .settings_types import Settings
 
 EXIT_OK, EXIT_OPERATION, EXIT_SETTINGS = 0, 1, 2
+
+
+class ZonedFormatter(logging.Formatter):
+    """Log times with their zone offset: 2026-11-23T11:43:05.120+00:00."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        return moment.isoformat(timespec="milliseconds")
 
 
 def version() -> str:
@@ -105,6 +115,7 @@ def backup_command(settings: Settings, args: argparse.Namespace) -> int:
     source = sqlite3.connect(f"file:{settings.store_path}?mode=ro", uri=True, timeout=30)
     old_umask = os.umask(0o077)  # the copy holds what the store holds: private
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)
@@ -112,7 +123,7 @@ def backup_command(settings: Settings, args: argparse.Namespace) -> int:
             pages = copy.execute("PRAGMA page_count").fetchone()[0]
         finally:
             copy.close()
-    except sqlite3.Error as err:
+    except (sqlite3.Error, OSError) as err:
         target.unlink(missing_ok=True)
         raise OperationError(f"backup to {target}: {err}") from err
     finally:

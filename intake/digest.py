@@ -97,13 +97,26 @@ def _first_letter(text: str) -> str:
     return next((ch.upper() for ch in text if ch.isalpha()), "?")
 
 
+def day_counts(store: Store, settings: Settings, day: date) -> dict[str, int]:
+    """The digest's counts for one local day: LABELS -> number, in that order."""
+    start, end = day_bounds(day, settings.digest.timezone)
+    numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
+    return {label: int(numbers[i]) for i, label in enumerate(LABELS)}
+
+
+def digest_counts(store: Store, settings: Settings, day: date,
+                  now: datetime) -> tuple[dict[str, int], list[str]]:
+    """Every count the digest gives for `day` (LABELS, then "Referred before" and
+    "Screened late"), and its lines for deadlines missed that day. The web overview
+    shows these too."""
+    counts = day_counts(store, settings, day)
+    extra_counts, late = digest_extras(store, settings, day, now)
+    return counts | extra_counts, late
+
+
 def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime) -> Digest:
     timezone = settings.digest.timezone
-    start, end = day_bounds(day, timezone)
-    numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
-    counts = {label: int(numbers[i]) for i, label in enumerate(LABELS)}
-    extra_counts, late = digest_extras(store, settings, day, now)
-    counts.update(extra_counts)
+    counts, late = digest_counts(store, settings, day, now)
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from .clock import day_bounds, iso, parse_iso
 from .queue_view import export_extras
@@ -32,8 +33,14 @@ _TIMES = frozenset({"received_at", "last_message_at", "closed_at", "purged_at",
                     "screening_due", "screened_at"})
 
 
-def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone: str) -> int:
-    """Write intakes received on or after `since` (a local day) to `out`; return the count."""
+def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone: str,
+           wide_fields: Sequence[str] | None = None) -> int:
+    """Write intakes received on or after `since` (a local day) to `out`; return the count.
+
+    CSV times are in `timezone` with their offset (JSON lines keep UTC's). `wide_fields`
+    (CSV only): one column per form field, these canonical keys in this order (the
+    form's), then any other key found, in place of the one `fields` JSON column.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: jsonl or csv")
     _ensure_utf8(out)
@@ -43,15 +50,31 @@ def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone:
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
-    else:
-        out.write("\ufeff")  # the byte-order mark Excel looks for
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(KEYS)
-        for record in records:
-            writer.writerow([_csv_cell(record[key]) for key in KEYS])
-            count += 1
+        out.flush()
+        return count
+    zone = ZoneInfo(timezone)
+    rows = [_local_times(record, zone) for record in records]
+    keys: list[str] = list(KEYS)
+    field_keys: list[str] = []
+    if wide_fields is not None:
+        found = {key for record in rows for key in record["fields"]}
+        field_keys = [*wide_fields, *sorted(found - set(wide_fields))]
+        keys = [key for key in KEYS if key != "fields"]
+    out.write("\ufeff")  # the byte-order mark Excel looks for
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(keys + field_keys)
+    for record in rows:
+        writer.writerow([_csv_cell(record[key]) for key in keys]
+                        + [record["fields"].get(key, "") for key in field_keys])
+        count += 1
     out.flush()
     return count
+
+
+def _local_times(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """The record's times in the digest's timezone, with their offset."""
+    return record | {key: parse_iso(record[key]).astimezone(zone).isoformat(timespec="seconds")
+                     for key in _TIMES if record.get(key)}
 
 
 def _records(store: Store, since: date | None, timezone: str) -> Iterator[dict[str, Any]]:

@@ -84,6 +84,10 @@ def _check(settings: Settings, out: TextIO, err: TextIO) -> int:
 
     report(*_check_mailbox(settings, provider))
     report(*_check_smtp(settings, provider))
+    if settings.web is not None:
+        from .web.probe import check_web
+
+        report(*check_web(settings.web))
     return 1 if failed else 0
 
 
@@ -187,6 +191,8 @@ def _secrets(settings: Settings) -> list[str]:
     holders = [settings.mailbox.password, settings.smtp.password]
     if settings.oauth2 is not None:
         holders.append(settings.oauth2.client_secret)
+    if settings.web is not None:
+        holders += [settings.web.oidc_client_secret, settings.web.session_secret]
     for holder in holders:
         if holder is None:
             continue

@@ -1,7 +1,8 @@
 """Retention: erase the personal data of intakes closed more than N days ago.
 
 Erased: the form answers and where they were found (intakes.fields and
-field_sources), the stored messages with their attachments (messages.raw)
+field_sources), the text of notes added on the web page, the stored messages
+with their attachments (messages.raw)
 and the bytes of every message we queued about the intake (outbox.raw; they
 hold no personal data by design, erased all the same). Kept: the reference,
 dates, verdicts and the audit trail, which never holds form answers.
@@ -115,6 +116,8 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
         "UPDATE outbox SET raw = X'', status = CASE WHEN status = 'sent' THEN 'sent' "
         "ELSE 'cancelled' END WHERE intake_id = ? AND length(raw) > 0", (intake_id,),
     ).rowcount
+    # Notes written on the web page may name people: their text goes too (who and when stay).
+    conn.execute("UPDATE notes SET text = NULL WHERE intake_id = ?", (intake_id,))
     store.update("intakes", intake_id, {"fields": {}, "field_sources": {}, "purged_at": now,
                                         "updated_at": now})
     on_purge(store, intake_id)

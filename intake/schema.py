@@ -191,6 +191,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX outages_open ON outages(component, ended_at);
         """,
     ),
+    (
+        # Notes a MASH worker adds on the web page (intake/web); purge erases their text.
+        "i16-notes",
+        """
+        CREATE TABLE notes (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            at TEXT NOT NULL,
+            author TEXT NOT NULL,
+            text TEXT
+        );
+        CREATE INDEX notes_intake ON notes(intake_id);
+        """,
+    ),
 )
 
 

@@ -29,6 +29,7 @@ from .settings_types import (
     Secret,
     Settings,
     SmtpSettings,
+    WebSettings,
 )
 
 SECURITY = ("tls", "starttls", "none")
@@ -324,6 +325,7 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         parse_memory_mb=parser.get("memory_mb", int, 1024, _positive),
         parser_workers=parser.get("workers", int, 2, _positive),
         health=_read_health(_Reader(data, "health", problems)),
+        web=_read_web(data, problems),
     )
     return settings, problems
 
@@ -403,3 +405,36 @@ def _scope(value: str) -> str | None:
 def _loopback_url(url: str) -> bool:
     match = re.match(r"http://(\[[^\]]+\]|[^:/]+)", url)
     return bool(match) and is_loopback(match.group(1))
+
+
+def _web_url(value: str) -> str | None:
+    if value.startswith("https://") or _loopback_url(value):
+        return None
+    return "must be https://, or http:// only to a loopback host"
+
+
+def _read_web(data: dict, problems: list[str]) -> WebSettings | None:
+    """[web]: optional; the worker runs without it."""
+    if "web" not in data:
+        return None
+    reader = _Reader(data, "web", problems)
+    authority = reader.get("oidc_authority", str, "https://login.microsoftonline.com", _web_url)
+    tenant = reader.get("oidc_tenant_id", str, check=_tenant) or ""
+    discovery = reader.get("oidc_discovery_url", str, None, _web_url) or (
+        f"{(authority or '').rstrip('/')}/{tenant}/v2.0/.well-known/openid-configuration")
+    public_url = reader.get("public_url", str, None, _web_url)
+    return WebSettings(
+        host=reader.get("host", str, "127.0.0.1") or "127.0.0.1",
+        port=reader.get("port", int, 8080, _port) or 8080,
+        public_url=public_url.rstrip("/") if public_url else None,
+        oidc_tenant_id=tenant,
+        oidc_client_id=reader.get("oidc_client_id", str) or "",
+        oidc_client_secret=Secret(env=reader.get("oidc_client_secret_env", str)),
+        oidc_discovery_url=discovery,
+        oidc_roles_claim=reader.get("oidc_roles_claim", str, "roles", _one_of("roles", "groups")),
+        oidc_mash_role=reader.get("oidc_mash_role", str, "mash") or "mash",
+        oidc_manager_role=reader.get("oidc_manager_role", str, "manager") or "manager",
+        session_secret=Secret(env=reader.get("session_secret_env", str)),
+        idle_timeout_minutes=reader.get("idle_timeout_minutes", int, 30, _positive) or 30,
+        threads=reader.get("threads", int, 4, _positive) or 4,
+    )

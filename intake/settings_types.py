@@ -111,6 +111,25 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """[web]: the MASH and manager web page (intake web); optional."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None  # as the browser sees it, e.g. behind the reverse proxy
+    oidc_tenant_id: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: Secret = field(default_factory=Secret)
+    oidc_discovery_url: str = ""  # default: Entra ID's, from oidc_authority and the tenant
+    oidc_roles_claim: str = "roles"  # "roles" (app roles) or "groups" (group object ids)
+    oidc_mash_role: str = "mash"
+    oidc_manager_role: str = "manager"
+    session_secret: Secret = field(default_factory=Secret)
+    idle_timeout_minutes: int = 30
+    threads: int = 4
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the settings file; relative paths are relative to its folder
     mailbox: MailboxSettings
@@ -126,5 +145,6 @@ class Settings:
     parse_timeout_seconds: float = 20.0
     parse_memory_mb: int = 1024
     parser_workers: int = 2
+    web: WebSettings | None = None  # [web]; None when the section is absent
     working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
     health: HealthSettings = field(default_factory=HealthSettings)

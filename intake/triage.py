@@ -144,7 +144,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         intake = decode_row(row)
         intake["held_kinds"] = held.get(intake["id"], set())
         received = parse_iso(intake["received_at"]).astimezone(zone)
-        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M")
+        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M %Z")  # zone labelled
         intake["days_open"] = days_open(intake, now, timezone)
         intake["missing_text"] = ", ".join(gaps(intake))
         intake["note"] = "; ".join(notes(intake, settings.reminders.max))
@@ -153,7 +153,7 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
 
 
 def render_triage(rows: list[dict[str, Any]], *, now: datetime,
-                  refused: list[str] | None = None) -> str:
+                  refused: list[str] | None = None, timezone: str | None = None) -> str:
     """A plain aligned table of `triage_rows`, one intake a line; then the messages
     the mail server refused lately (`undelivered`), which someone must pass on."""
     footer = []
@@ -172,8 +172,15 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime,
     urgent = sum(1 for row in rows if row.get("priority") == "urgent")
     lines.append("")
     lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
-                 f"(as of {iso(now)})")
+                 f"(as of {_as_of(now, timezone)})")
     return "\n".join(lines + footer)
+
+
+def _as_of(now: datetime, timezone: str | None) -> str:
+    """When the table was made: in the table's timezone, labelled (UTC when none is given)."""
+    if timezone is None:
+        return iso(now)
+    return now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _cell(value: Any) -> str:
@@ -291,8 +298,10 @@ def close_received_before(store: Store, settings: Settings, day: date, reason: s
     return [row["reference"] for row in rows]
 
 
-def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bool:
-    """Close an open intake (any status). False when there is none, or it is already closed."""
+def close_intake(store: Store, reference: str, reason: str, now: datetime,
+                 by: str | None = None) -> bool:
+    """Close an open intake (any status). False when there is none, or it is already closed.
+    `by`: who closed it (the web page's signed-in person), kept in the audit."""
     with store.transaction():
         rows = store.query(
             "SELECT id, status FROM intakes WHERE reference = ? AND closed_at IS NULL",
@@ -300,7 +309,7 @@ def close_intake(store: Store, reference: str, reason: str, now: datetime) -> bo
         )
         if not rows:
             return False
-        _close(store, rows[0], reason, now)
+        _close(store, rows[0], reason, now, **({"by": by} if by else {}))
     return True
 
 

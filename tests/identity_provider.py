@@ -75,12 +75,16 @@ class IdentityServer:
     def start(self) -> None:
         server = self
 
-        class Handler(_Handler):
+        class Handler(self.handler_base()):  # type: ignore[misc]
             identity = server
 
         self._http = ThreadingHTTPServer((HOST, 0), Handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
+
+    def handler_base(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler class; oidc_provider.py adds the OpenID Connect endpoints."""
+        return _Handler
 
     def stop(self) -> None:
         if self._http is not None:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from storefill import add_intake, make_settings
@@ -96,6 +97,10 @@ def test_csv_has_bom_same_columns_and_round_trips(store: Store, intakes: list[di
                 assert json.loads(row[key]) == value, key
             elif value is None:
                 assert row[key] == "", key
+            elif key == "received_at":  # the same moment, in the digest's timezone
+                local = datetime.fromisoformat(row[key])
+                assert local == datetime.fromisoformat(value), key
+                assert local.utcoffset() == local.astimezone(ZoneInfo(TZ)).utcoffset(), key
             else:
                 assert row[key] == str(value), key
     assert rows[1]["cc_missing"] == (

@@ -4,6 +4,7 @@ store newer than the code."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -155,7 +156,6 @@ def test_backup_copies_the_store_while_it_is_open_and_restore_is_a_copy_back(con
     worker_like.lock()
     try:
         copy = tmp_path / "backups" / "intake-2026-11-03.sqlite3"
-        copy.parent.mkdir()
         assert main(["--config", str(config), "backup", str(copy)]) == 0
         assert "integrity ok" in capsys.readouterr().out
         assert main(["--config", str(config), "backup", str(copy)]) == 2  # never overwrites
@@ -179,3 +179,18 @@ def test_a_store_newer_than_the_code_is_refused(config, capsys):
     assert main(["--config", str(config), "triage"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert "written by a newer version of intake (migration 999-from-the-future" in line
+
+
+def test_times_on_a_screen_are_in_one_labelled_zone(config, capsys, monkeypatch):
+    monkeypatch.setenv("INTAKE_NOW", "2026-07-02T08:00:00+00:00")
+    filled(config, "2026-07-01T09:00:00+00:00", status="incomplete")
+    assert main(["--config", str(config), "triage"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-07-01 10:00 BST" in out and "(as of 2026-07-02 09:00 BST)" in out
+
+
+def test_log_lines_carry_their_zone(config):
+    done = subprocess.run([sys.executable, "-m", "intake", "--config", str(config), "run",
+                           "--once"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    first = done.stderr.splitlines()[0]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d (INFO|ERROR) ", first)

@@ -43,7 +43,7 @@ def test_dockerfile_healthcheck_runs_an_existing_intake_command():
 
 def test_dockerfile_installs_as_the_readme_says():
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert "pip install --no-cache-dir ." in text
+    assert "pip install --no-cache-dir -c constraints.txt ." in text
     assert "pip install" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

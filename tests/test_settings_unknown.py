@@ -59,3 +59,22 @@ def test_config_pointing_at_a_folder_is_one_line_exit_2(tmp_path, capsys):
     assert main(["--config", str(tmp_path), "check-config"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and "is a folder" in lines[0]
+
+
+def test_check_config_lists_every_missing_secret_and_unwritable_place(tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.delenv("INTAKE_IMAP_PASSWORD", raising=False)
+    monkeypatch.delenv("INTAKE_SMTP_SECRET_X", raising=False)
+    (tmp_path / "not-a-folder").write_text("x")
+    text = (GOOD.replace('[smtp]\n', '[smtp]\nusername = "prevent@lewisham.gov.uk"\n'
+                         'password_env = "INTAKE_SMTP_SECRET_X"\n')
+            .replace('path = "var/intake.sqlite3"', 'path = "not-a-folder/intake.sqlite3"'))
+    assert main(["--config", str(write(tmp_path, text)), "check-config"]) == 2
+    out = capsys.readouterr()
+    assert out.out == ""  # nothing reached: not even the servers
+    assert sorted(out.err.splitlines()) == [
+        "[mailbox] password_env: environment variable INTAKE_IMAP_PASSWORD is not set",
+        "[smtp] password_env: environment variable INTAKE_SMTP_SECRET_X is not set",
+        f"[store] path: {tmp_path / 'not-a-folder'} is not a folder, so "
+        f"{tmp_path / 'not-a-folder' / 'intake.sqlite3'} cannot be made",
+    ]

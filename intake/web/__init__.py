@@ -1,0 +1,1 @@
+"""The MASH and Prevent manager web page (intake web)."""

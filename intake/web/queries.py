@@ -1,0 +1,245 @@
+"""Every read and write the web page makes on the store, in one place.
+
+The queue and the counts come from the same functions as `intake triage` and
+`intake digest` (triage.triage_rows, digest.digest_counts), closing from
+triage.close_intake: the page and the commands cannot disagree. Writes are
+short transactions; the worker's one-worker lock is never taken.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ..clock import parse_iso
+from ..digest import day_counts, digest_counts
+from ..errors import SettingsError
+from ..models import Attachment
+from ..parse import parse
+from ..records import AgeBand, Intake, Status
+from ..rules import load_rules
+from ..settings_types import Settings
+from ..store import Store
+from ..triage import close_intake, gaps, triage_rows, undelivered
+
+CHART_DAYS = 90
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    status: Status | None = None  # None: the open statuses (incomplete, manual review)
+    any_status: bool = False  # every status, complete too (still not closed)
+    priority: str | None = None
+    age_band: AgeBand | None = None
+    since: date | None = None
+    until: date | None = None
+    min_days_open: int | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    intake: Intake
+    received_local: str
+    days_open: int
+    missing: tuple[str, ...]  # gaps other than the recipients
+    notes: str  # no response, referrer could not be reached, alert not delivered, ...
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    id: int
+    received_at: datetime
+    sender: str | None
+    outcome: str
+    reason: str | None
+    subject: str = ""
+    body: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    erased: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    label: str
+    value: str
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    kind: str
+    status: str
+    recipients: tuple[str, ...]
+    created_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    event: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Note:
+    at: datetime
+    author: str
+    text: str | None  # None once purged
+
+
+# -- the queue ---------------------------------------------------------------
+
+
+def queue(store: Store, settings: Settings, filters: QueueFilters,
+          now: datetime) -> list[QueueRow]:
+    """Open intakes, urgent first then oldest, as `intake triage` lists them, filtered."""
+    statuses: list[Status | None] = list(Status) if filters.any_status else [filters.status]
+    rows = [row for status in statuses
+            for row in triage_rows(store, settings, status=status, priority=filters.priority,
+                                   since=filters.since, until=filters.until, now=now)]
+    if filters.any_status:  # triage_rows' order across the statuses
+        rows.sort(key=lambda row: (row["priority"] != "urgent", row["received_at"], row["id"]))
+    wanted = filters.reference.strip().upper()
+    out = []
+    for row in rows:
+        if filters.age_band and row.get("age_band") != filters.age_band:
+            continue
+        if filters.min_days_open is not None and row["days_open"] < filters.min_days_open:
+            continue
+        if wanted and wanted not in row["reference"]:
+            continue
+        missing = tuple(gap for gap in gaps(row) if not gap.startswith("not copied in"))
+        out.append(QueueRow(Intake.from_row(row), row["received_local"], row["days_open"],
+                            missing, row["note"]))
+    return out
+
+
+def refused_lately(store: Store, now: datetime) -> list[str]:
+    return undelivered(store, now)
+
+
+# -- one intake ----------------------------------------------------------------
+
+
+def find_intake(store: Store, reference: str) -> Intake | None:
+    row = store.intake(reference.strip())
+    return Intake.from_row(row) if row else None
+
+
+def answers(settings: Settings, intake: Intake) -> list[Answer]:
+    """The form's answers in the form's order, by its wording, with where each was read."""
+    try:
+        rules = load_rules(settings.rules_dir).fields
+    except SettingsError:
+        rules = ()
+    labels = {rule.key: rule.label for rule in rules}
+    order = [rule.key for rule in rules if rule.key in intake.fields]
+    order += sorted(key for key in intake.fields if key not in labels)
+    return [Answer(labels.get(key, key), str(intake.fields[key]), intake.field_sources.get(key))
+            for key in order]
+
+
+def thread(store: Store, settings: Settings, intake_id: int) -> list[ThreadMessage]:
+    """The messages recorded on the intake, oldest first, each read from its stored bytes."""
+    out = []
+    for row in store.query("SELECT id, received_at, sender, outcome, reason, raw FROM messages "
+                           "WHERE intake_id = ? ORDER BY id", (intake_id,)):
+        base = dict(id=row["id"], received_at=parse_iso(row["received_at"]),
+                    sender=row["sender"], outcome=row["outcome"], reason=row["reason"])
+        if row["raw"] is None:
+            out.append(ThreadMessage(**base, erased=True))
+            continue
+        email = parse(bytes(row["raw"]),
+                      max_attachment_bytes=settings.mailbox.max_attachment_bytes)
+        files = tuple(a for a in email.attachments if not a.inline and not a.too_large)
+        out.append(ThreadMessage(**base, subject=email.subject, body=email.body_text,
+                                 attachments=files))
+    return out
+
+
+def attachment(store: Store, settings: Settings, intake_id: int, message_id: int,
+               index: int) -> Attachment | None:
+    """The index-th file of one of the intake's messages, as thread() numbers them."""
+    for message in thread(store, settings, intake_id):
+        if message.id == message_id and 0 <= index < len(message.attachments):
+            return message.attachments[index]
+    return None
+
+
+def sent(store: Store, intake_id: int) -> list[Sent]:
+    return [Sent(row["kind"], row["status"], _addresses(row["recipients"]),
+                 parse_iso(row["created_at"]),
+                 parse_iso(row["sent_at"]) if row["sent_at"] else None, row["last_error"])
+            for row in store.query("SELECT kind, status, recipients, created_at, sent_at, "
+                                   "last_error FROM outbox WHERE intake_id = ? ORDER BY id",
+                                   (intake_id,))]
+
+
+def _addresses(column: str | None) -> tuple[str, ...]:
+    """The outbox's recipients column: a JSON list, a JSON string, or a bare address."""
+    try:
+        value = json.loads(column or "[]")
+    except ValueError:
+        value = column
+    return (value,) if isinstance(value, str) else tuple(str(a) for a in value)
+
+
+def audit_trail(store: Store, intake_id: int) -> list[Event]:
+    rows = store.query("SELECT at, event, detail FROM audit WHERE intake_id = ? OR message_row "
+                       "IN (SELECT id FROM messages WHERE intake_id = ?) ORDER BY id",
+                       (intake_id, intake_id))
+    return [Event(parse_iso(row["at"]), row["event"], json.loads(row["detail"] or "{}"))
+            for row in rows]
+
+
+def notes(store: Store, intake_id: int) -> list[Note]:
+    return [Note(parse_iso(row["at"]), row["author"], row["text"])
+            for row in store.query("SELECT at, author, text FROM notes WHERE intake_id = ? "
+                                   "ORDER BY id", (intake_id,))]
+
+
+# -- writes (each one short transaction) -----------------------------------------
+
+
+def record_access(store: Store, intake: Intake, event: str, person: dict[str, str],
+                  now: datetime, **detail: Any) -> None:
+    """The audit row for a view or a download: who, when, which intake."""
+    with store.transaction():
+        store.audit(event, intake_id=intake.id, at=now, by=person["name"],
+                    username=person["username"], **detail)
+
+
+def add_note(store: Store, intake: Intake, text: str, person: dict[str, str],
+             now: datetime) -> None:
+    with store.transaction():
+        note_id = store.insert("notes", {"intake_id": intake.id, "at": now,
+                                         "author": person["name"], "text": text.strip()})
+        store.audit("note-added", intake_id=intake.id, at=now, note_id=note_id,
+                    by=person["name"], username=person["username"])
+
+
+def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
+          now: datetime) -> bool:
+    """`intake close`, with the person's name in the audit. False if it was closed already."""
+    return close_intake(store, intake.reference, reason, now, by=person["name"])
+
+
+# -- the overview ----------------------------------------------------------------
+
+
+def overview(store: Store, settings: Settings, day: date, now: datetime) -> dict[str, int]:
+    """The digest's counts for the day (digest.digest_counts, as `intake digest` prints)."""
+    return digest_counts(store, settings, day, now)[0]
+
+
+def series(store: Store, settings: Settings, last: date,
+           days: int = CHART_DAYS) -> list[tuple[date, dict[str, int]]]:
+    """The digest's counts for each of `days` days ending on `last`, oldest first."""
+    first = last - timedelta(days=days - 1)
+    return [(first + timedelta(days=n), day_counts(store, settings, first + timedelta(days=n)))
+            for n in range(days)]
