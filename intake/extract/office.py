@@ -112,7 +112,8 @@ def to_docx(data: bytes, kind: str, timeout: float | None = None) -> bytes:
 
 
 def _run(command: list[str], timeout: float, folder: Path) -> int:
-    environment = {"HOME": str(folder), "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    environment = {"HOME": str(folder), "TMPDIR": str(folder),
+                   "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                    "LANG": "C.UTF-8", "SAL_USE_VCLPLUGIN": "svp"}
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env=environment, cwd=folder,
