@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# After changing a range in pyproject.toml: install, run make test, then pin what passed.
+# After adding a dependency to pyproject.toml (or deleting a pin to move it on):
+# make constraints pins what is installed, then make test proves it.
 constraints: $(STAMP)
-	$(BIN)/pip install --quiet --upgrade -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^-e'; } \
 		> constraints.new && mv constraints.new constraints.txt
 

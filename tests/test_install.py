@@ -59,6 +59,8 @@ def installed(tmp_path_factory) -> Path:
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
          str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    # make demo and a council's install stay clean: every data folder is declared.
+    assert "would be ignored" not in done.stderr and "is absent from the" not in done.stderr
     shutil.rmtree(source)  # the installed package must stand on its own
     return target
 
