@@ -24,6 +24,7 @@ from .store import Store
 class Followup:
     raised: bool  # this intake is newly raised: a new referral about someone referred lately
     earlier_referrals: tuple[str, ...]  # the earlier linked intakes: "PRV-... (same individual)"
+    others_alerted: tuple[str, ...] = ()  # later intakes this one raised (their references)
 
 
 def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
@@ -37,9 +38,10 @@ def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
     changes = links.relink(store, intake["id"], rules, now)
     screening_clock.set_deadline(store, intake, settings, now)
     earlier = tuple(links.earlier_for_alert(store, intake["id"]))
-    for other_id in sorted(changes.newly_raised - {intake["id"]}):
-        queue_raised_alert(store, composer, other_id, now)
-    return Followup(intake["id"] in changes.newly_raised, earlier)
+    others = [queue_raised_alert(store, composer, other_id, now)
+              for other_id in sorted(changes.newly_raised - {intake["id"]})]
+    return Followup(intake["id"] in changes.newly_raised, earlier,
+                    tuple(ref for ref in others if ref))
 
 
 def with_earlier(intake: dict[str, Any], followup: Followup) -> dict[str, Any]:
@@ -48,13 +50,15 @@ def with_earlier(intake: dict[str, Any], followup: Followup) -> dict[str, Any]:
 
 
 def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
-                       now: datetime) -> None:
+                       now: datetime) -> str | None:
+    """Alert the MASH that an open intake is about someone referred before; its reference."""
     intake = store.intake_by_id(intake_id)
     if intake is None or intake.get("closed_at"):
-        return
+        return None
     earlier = links.earlier_for_alert(store, intake_id)
     queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind="alert",
           intake_id=intake_id, now=now)
+    return str(intake["reference"])
 
 
 def on_close(store: Store, intake_id: int, now: datetime) -> None:

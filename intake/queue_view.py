@@ -42,6 +42,7 @@ def annotate(store: Store, settings: Settings, rows: list[dict[str, Any]],
         row["referred_before"] = row["id"] in raised
         first = row.get("priority") == "urgent" or row["referred_before"]
         keys[row["id"]] = (not first, state.sort_key, row["received_at"], row["id"])
+        row["queue_key"] = keys[row["id"]]  # the order, for lists merged from several queries
         if row["referred_before"]:
             row["note"] = "; ".join(n for n in ("referred before", row.get("note")) if n)
     return sorted(rows, key=lambda row: keys[row["id"]])

@@ -194,6 +194,7 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
         queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
               intake_id=intake_id, now=now)
         queued.append("alert")
+    queued += [f"alert {reference}" for reference in followup.others_alerted]
     return Recorded(ctx.raw.uid, "correction", intake["reference"], verdict.status,
                     merged.review_reason, tuple(queued))
 

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from intake.check import parse_date
 from intake.errors import SettingsError
 from intake.matching import load_match_rules, match, normalise_name
 
@@ -143,3 +146,18 @@ path = "{rules}"
     assert "[rules] matching.toml x: subject_dob: unknown comparison 'fuzzy'" in (
         capsys.readouterr().err)
     assert not (tmp_path / "intake.sqlite3").exists()
+
+
+NAMES = st.sampled_from(["O'Brien", "OBrien", "Obrien", "Smith", "Smtih", "Zoë", "Zoe",
+                         "Khan", "Imran", "Thompson", "Thomson", "", "Ann Marie"])
+DATES = st.sampled_from(["01/02/2010", "1.2.2010", "2010-02-01", "02/01/2010", "", "unknown"])
+
+
+@given(a=st.tuples(NAMES, NAMES, DATES), b=st.tuples(NAMES, NAMES, DATES))
+@settings(max_examples=400, deadline=None)
+def test_matching_is_symmetric_and_never_without_a_shared_date_of_birth(a, b):
+    first, second = person(*a), person(*b)
+    one, other = match(first, second, RULES), match(second, first, RULES)
+    assert (one and one.strength) == (other and other.strength)
+    if one is not None:
+        assert parse_date(a[2]) is not None and parse_date(a[2]) == parse_date(b[2])

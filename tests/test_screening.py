@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from intake.errors import SettingsError
 from intake.screening import Calendar, describe, load_screening_rules, working_hours_problem
@@ -127,3 +129,16 @@ def test_rules_without_a_catch_all_deadline_are_refused(tmp_path):
     with pytest.raises(SettingsError) as caught:
         load_screening_rules(tmp_path)
     assert len(caught.value.problems) == 2
+
+
+@given(start=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31),
+                          timezones=st.just(UTC)),
+       minutes=st.integers(min_value=1, max_value=72 * 60))
+@settings(max_examples=300, deadline=None)
+def test_the_working_time_up_to_a_deadline_is_always_the_hours_given(start, minutes):
+    due = CALENDAR.add(start, minutes / 60)
+    assert due >= start
+    assert CALENDAR.between(start, due) == timedelta(minutes=minutes)
+    local_due = due.astimezone(LONDON)
+    assert local_due.weekday() < 5 and local_due.date() not in CALENDAR.holidays
+    assert (9, 0) < (local_due.hour, local_due.minute) <= (17, 0)  # inside a working day

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .. import links, screening_clock
 from ..clock import parse_iso
 from ..digest import day_counts, digest_counts
 from ..errors import SettingsError
@@ -46,6 +47,8 @@ class QueueRow:
     days_open: int
     missing: tuple[str, ...]  # gaps other than the recipients
     notes: str  # no response, referrer could not be reached, alert not delivered, ...
+    screening: str = "-"  # issue 17: "due in 3h", "overdue 2h", "screened"
+    seen_before: int = 0  # earlier intakes linked to it (the same individual, or possibly)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
             for row in triage_rows(store, settings, status=status, priority=filters.priority,
                                    since=filters.since, until=filters.until, now=now)]
     if filters.any_status:  # triage_rows' order across the statuses
-        rows.sort(key=lambda row: (row["priority"] != "urgent", row["received_at"], row["id"]))
+        rows.sort(key=lambda row: row["queue_key"])
     wanted = filters.reference.strip().upper()
     out = []
     for row in rows:
@@ -115,7 +118,8 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
             continue
         missing = tuple(gap for gap in gaps(row) if not gap.startswith("not copied in"))
         out.append(QueueRow(Intake.from_row(row), row["received_local"], row["days_open"],
-                            missing, row["note"]))
+                            missing, row["note"], row.get("screening") or "-",
+                            row.get("seen_before") or 0))
     return out
 
 
@@ -227,6 +231,30 @@ def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
           now: datetime) -> bool:
     """`intake close`, with the person's name in the audit. False if it was closed already."""
     return close_intake(store, intake.reference, reason, now, by=person["name"])
+
+
+def screening(store: Store, settings: Settings, intake_id: int,
+              now: datetime) -> dict[str, Any] | None:
+    """The intake's screening clock (issue 17): deadline, state, when and by whom met."""
+    row = screening_clock.clocks(store).get(intake_id)
+    if row is None:
+        return None
+    state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
+    return {**row, "text": state.text, "due": parse_iso(row["due_at"]),
+            "met": parse_iso(row["screened_at"]) if row["screened_at"] else None,
+            "late": bool(row["screened_at"]) and row["screened_at"] > row["due_at"]}
+
+
+def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
+    """The intakes linked to this one (the same individual, or possibly), earlier first."""
+    return [{**link, "received": parse_iso(link["received_at"])}
+            for link in links.linked(store, intake_id)]
+
+
+def triaged(store: Store, intake: Intake, outcome: str, person: dict[str, str],
+            now: datetime) -> str:
+    """`intake triaged`, by the signed-in person: "" when done, else why not."""
+    return screening_clock.mark_triaged(store, intake.reference, person["name"], outcome, now)
 
 
 # -- the overview ----------------------------------------------------------------

@@ -151,7 +151,7 @@ def intake_page(reference: str) -> str:
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
-        errors={}, form={})
+        errors={}, form={}, **_issue17(store, settings, intake))
 
 
 @blueprint.get("/intakes/<reference>/messages/<int:message_id>/files/<int:index>")
@@ -187,7 +187,29 @@ def _again(intake: Intake, errors: dict[str, str]) -> tuple[str, int]:
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
-        errors=errors, form=request.form), 400
+        errors=errors, form=request.form, **_issue17(store, settings, intake)), 400
+
+
+def _issue17(store: Store, settings: Settings, intake: Intake) -> dict[str, Any]:
+    """The screening clock and the linked intakes, for the intake page."""
+    return {"screening": queries.screening(store, settings, intake.id, utcnow()),
+            "linked": queries.linked(store, intake.id)}
+
+
+@blueprint.post("/intakes/<reference>/triaged")
+@requires(MASH)
+def triaged(reference: str) -> Response | tuple[str, int]:
+    """The MASH has triaged it: the screening clock stops (`intake triaged`)."""
+    intake = _intake(reference)
+    outcome = request.form.get("outcome", "").strip()
+    if len(outcome) > MAX_TEXT:
+        return _again(intake, {"outcome": f"The outcome must be {MAX_TEXT} characters or fewer"})
+    who = person()
+    assert who is not None
+    problem = queries.triaged(_store(), intake, outcome, who, utcnow())
+    flash(f"{intake.reference} was already screened." if problem
+          else f"{intake.reference} triaged.", "info" if problem else "success")
+    return redirect(url_for("pages.intake_page", reference=intake.reference))
 
 
 @blueprint.post("/intakes/<reference>/close")
