@@ -6,18 +6,17 @@ carries them all. Secrets are never read here, only where they live.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Iterable
-from contextvars import ContextVar
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from . import settings_keys
 from .errors import SettingsError
 from .screening import working_hours_problem
 from .settings_types import (
@@ -34,9 +33,6 @@ from .settings_types import (
 
 SECURITY = ("tls", "starttls", "none")
 MISSING = object()
-# Every _Reader made while one file is read: the keys the code asks for are the known
-# keys, so adding a key is one `reader.get(...)` and nothing else.
-_OPENED: ContextVar[list[_Reader]] = ContextVar("settings_readers")
 
 
 def is_loopback(host: str) -> bool:
@@ -60,9 +56,7 @@ class _Reader:
             raw = {}
         self.data = raw
         self.asked: set[str] = set()
-        opened = _OPENED.get(None)
-        if opened is not None:
-            opened.append(self)
+        settings_keys.opened(self)  # what it reads is what is known (settings_keys.py)
 
     def fail(self, key: str, why: str) -> None:
         self.problems.append(f"[{self.section}] {key}: {why}" if key else f"[{self.section}] {why}")
@@ -172,61 +166,15 @@ def load_settings(path: Path) -> Settings:
     except tomllib.TOMLDecodeError as err:
         raise SettingsError([f"[settings] {path}: not valid TOML ({err})"]) from err
     settings, problems = _read_settings(path, data)
-    problems += unknown_keys(data)
+    problems += settings_keys.unknown_keys(data, _read_settings)
     if problems:
         raise SettingsError(problems)
     return settings
 
 
 def known_keys(data: dict[str, Any]) -> dict[str, set[str]]:
-    """The keys the settings code reads, by section, given this file's content: the
-    known keys. Keys read only in another mode count too (a maildir file may keep its
-    imap keys, an outbox-mode [smtp] its server's)."""
-    asked: dict[str, set[str]] = {}
-    box, smtp = (data.get(name) if isinstance(data.get(name), dict) else {}
-                 for name in ("mailbox", "smtp"))
-    for variant in ({"mailbox": {**box, "kind": "imap"}}, {"mailbox": {**box, "kind": "maildir"}},
-                    {"smtp": {**smtp, "mode": "send"}}):
-        opened: list[_Reader] = []
-        token = _OPENED.set(opened)
-        try:
-            _read_settings(Path("settings.toml"), {**data, **variant})
-        finally:
-            _OPENED.reset(token)
-        for reader in opened:
-            asked.setdefault(reader.section, set()).update(reader.asked)
-    return asked
-
-
-def unknown_keys(data: dict[str, Any]) -> list[str]:
-    """One line per key or section of the file that the settings code does not read."""
-    asked = known_keys(data)
-    problems = []
-    for section, content in data.items():
-        if section not in asked:
-            if isinstance(content, dict):
-                problems.append(f"[{section}] unknown section{_did_you_mean(section, asked)}")
-            else:
-                problems.append(f"[settings] {section}: unknown key outside any section"
-                                f"{_did_you_mean(section, _all_keys(asked), bare=True)}")
-            continue
-        if isinstance(content, dict):
-            for key in content:
-                if key not in asked[section]:
-                    problems.append(f"[{section}] {key}: unknown key"
-                                    f"{_did_you_mean(key, asked[section], bare=True)}")
-    return problems
-
-
-def _all_keys(asked: dict[str, set[str]]) -> set[str]:
-    return {key for keys in asked.values() for key in keys}
-
-
-def _did_you_mean(word: str, choices: Iterable[str], *, bare: bool = False) -> str:
-    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f" (did you mean {close[0]}?)" if bare else f" (did you mean [{close[0]}]?)"
+    """The keys the settings code reads, by section (settings_keys.py)."""
+    return settings_keys.known_keys(data, _read_settings)
 
 
 def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str]]:

@@ -251,13 +251,17 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
                      f"  {message['sender'] or '-'}  {message['reason'] or ''}{kept}".rstrip())
 
     lines += ["", "Outgoing messages"]
-    outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error "
-                           "FROM outbox WHERE intake_id = ? ORDER BY id", (intake["id"],))
+    outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error, "
+                           "queued_in FROM outbox WHERE intake_id = ? ORDER BY id",
+                           (intake["id"],))
     for out in outgoing:
         to = ", ".join(json.loads(out["recipients"]) if out["recipients"] else [])
         at = when(out["sent_at"] or out["created_at"])
         error = f"  {out['last_error']}" if out["status"] != "sent" and out["last_error"] else ""
-        lines.append(f"  #{out['id']}  {at}  {out['kind']}  {out['status']}  {to}{error}")
+        status = out["status"]
+        if status == "sent" and out["queued_in"] not in (None, "send"):
+            status = "written to shadow folder"  # a trial's: nobody received it
+        lines.append(f"  #{out['id']}  {at}  {out['kind']}  {status}  {to}{error}")
     if not outgoing:
         lines.append("  (none)")
 

@@ -73,6 +73,9 @@ def test_a_shadow_trial_on_a_history_then_send_mode_sends_nothing_old(
     assert shown.returncode == 0, shown.stderr
     assert "dropped" in shown.stdout and "queued-in-shadow-mode" in shown.stdout
 
+    trial_reply = intake(live, "show", "PRV-2026-00001").stdout
+    assert "ack  written to shadow folder" in trial_reply and "ack  sent" not in trial_reply
+
     again = intake(live, "run", "--once")  # and never later either
     assert again.returncode == 0, again.stderr
     assert subjects(smtp_server) == sent
