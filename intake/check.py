@@ -15,11 +15,12 @@ from email_validator import EmailNotValidError, validate_email
 
 from .classify import matching_phrases
 from .models import Extraction, Finding, ParsedEmail, Verdict
+from .records import AgeBand, Priority, Status
 from .rules import Rules
 
-COMPLETE, INCOMPLETE, MANUAL_REVIEW = "complete", "incomplete", "manual_review"
-URGENT, NORMAL = "urgent", "normal"
-CHILD, ADULT = "child", "adult"
+COMPLETE, INCOMPLETE, MANUAL_REVIEW = Status.COMPLETE, Status.INCOMPLETE, Status.MANUAL_REVIEW
+URGENT, NORMAL = Priority.URGENT, Priority.NORMAL
+CHILD, ADULT = AgeBand.CHILD, AgeBand.ADULT
 ADULT_AGE = 18
 MAX_AGE_YEARS = 120
 FORM_KEY = "form"

@@ -27,6 +27,7 @@ from .cli_ops import (
 )
 from .clock import utcnow
 from .errors import OperationError, SettingsError
+from .records import Priority, Status
 from .settings import load_settings
 from .settings_types import Settings
 
@@ -81,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--older-than", type=int, required=True, metavar="DAYS")
 
     triage = commands.add_parser("triage", help="open intakes for MASH triage, urgent first")
-    triage.add_argument("--status", choices=("complete", "incomplete", "manual_review"))
-    triage.add_argument("--priority", choices=("urgent", "normal"))
+    triage.add_argument("--status", choices=[str(word) for word in Status])
+    triage.add_argument("--priority", choices=[str(word) for word in Priority])
     triage.add_argument("--since", type=_date, help="received on or after this date")
     triage.add_argument("--until", type=_date, help="received on or before this date")
 

@@ -26,12 +26,12 @@ from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
 from .paths import project_dir
 from .queue_view import digest_extras, raised_in_queue
+from .records import OPEN_STATUSES, AgeBand, Intake, Kind, Priority, Status
 from .send import open_sender
 from .service_state import outage_lines, outages_on
 from .settings_types import Settings
 from .store import Store, decode_row
 from .triage import (
-    OPEN_STATUSES,
     UNDELIVERED_DAYS,
     days_open,
     gaps,
@@ -45,16 +45,13 @@ log = logging.getLogger("intake")
 LABELS: tuple[str, ...] = (
     "Received", "Complete", "Incomplete", "Manual review", "Urgent", "Children", "Adults",
 )
-_COUNTS_SQL = """
-    SELECT COUNT(*),
-           COALESCE(SUM(status = 'complete'), 0),
-           COALESCE(SUM(status = 'incomplete'), 0),
-           COALESCE(SUM(status = 'manual_review'), 0),
-           COALESCE(SUM(priority = 'urgent'), 0),
-           COALESCE(SUM(age_band = 'child'), 0),
-           COALESCE(SUM(age_band = 'adult'), 0)
-    FROM intakes WHERE received_at >= ? AND received_at < ?
-"""
+# One count a label, in LABELS order: (column, the word it is counted by).
+_COUNTED = (("status", Status.COMPLETE), ("status", Status.INCOMPLETE),
+            ("status", Status.MANUAL_REVIEW), ("priority", Priority.URGENT),
+            ("age_band", AgeBand.CHILD), ("age_band", AgeBand.ADULT))
+_COUNTS_SQL = ("SELECT COUNT(*), "
+               + ", ".join(f"COALESCE(SUM({column} = ?), 0)" for column, _ in _COUNTED)
+               + " FROM intakes WHERE received_at >= ? AND received_at < ?")
 TEMPLATE = "digest"
 
 
@@ -100,7 +97,8 @@ def _first_letter(text: str) -> str:
 def day_counts(store: Store, settings: Settings, day: date) -> dict[str, int]:
     """The digest's counts for one local day: LABELS -> number, in that order."""
     start, end = day_bounds(day, settings.digest.timezone)
-    numbers = store.query(_COUNTS_SQL, (iso(start), iso(end)))[0]
+    numbers = store.query(_COUNTS_SQL, (*(word for _, word in _COUNTED), iso(start),
+                                        iso(end)))[0]
     return {label: int(numbers[i]) for i, label in enumerate(LABELS)}
 
 
@@ -120,25 +118,24 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     marks = ", ".join("?" * len(OPEN_STATUSES))
     rows = store.query(
         f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
-        "ORDER BY priority = 'urgent' DESC, received_at, id", OPEN_STATUSES,
+        "ORDER BY priority = ? DESC, received_at, id", (*OPEN_STATUSES, Priority.URGENT),
     )
     items = []
     raised = raised_in_queue(store, settings)
     held = held_kinds(store)
     for row in rows:
-        intake = decode_row(row)
-        intake["held_kinds"] = held.get(intake["id"], set())
-        flags = notes(intake, settings.reminders.max)
-        if intake.get("priority") == "urgent":
+        intake = Intake.from_row(decode_row(row))
+        flags = notes(intake, settings.reminders.max, held.get(intake.id, set()))
+        if intake.priority == Priority.URGENT:
             flags.insert(0, "urgent")
-        if intake["id"] in raised:
+        if intake.id in raised:
             flags.append("referred before")
         items.append(OpenItem(
-            reference=intake["reference"],
-            initials=initials(intake.get("fields") or {}),
+            reference=intake.reference,
+            initials=initials(intake.fields),
             days_open=days_open(intake, now, timezone),
             missing=tuple(gaps(intake)),
-            reminders_sent=int(intake.get("reminders_sent") or 0),
+            reminders_sent=intake.reminders_sent,
             note="; ".join(flags),
         ))
     down = outage_lines(outages_on(store, day, timezone), timezone, now)
@@ -236,7 +233,7 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
                                    subject=subject(day), template=TEMPLATE,
                                    context=digest_context(digest), reply_to_id=None,
                                    auto_reply=False)
-        outbox_id = queue(store, message, kind="digest", intake_id=None, now=now)
+        outbox_id = queue(store, message, kind=Kind.DIGEST, intake_id=None, now=now)
         store.conn.execute(
             "INSERT INTO digests (day, sent_at, outbox_id) VALUES (?, ?, ?) ON CONFLICT(day) "
             "DO UPDATE SET sent_at = excluded.sent_at, outbox_id = excluded.outbox_id",

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .records import AgeBand, Priority, Status
+
 
 @dataclass(frozen=True)
 class RawMessage:
@@ -90,11 +92,11 @@ class Finding:
 class Verdict:
     """The result of checking one referral."""
 
-    status: str  # complete | incomplete | manual_review
+    status: Status
     missing: tuple[str, ...] = ()
     invalid: tuple[str, ...] = ()
     cc_missing: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
-    priority: str = "normal"  # urgent | normal
+    priority: Priority = Priority.NORMAL
     urgent_because: tuple[str, ...] = ()  # rule phrases that matched
-    age_band: str | None = None  # child | adult | None
+    age_band: AgeBand | None = None

@@ -9,7 +9,6 @@ two repeats at most that one message, with the same Message-ID.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -22,13 +21,13 @@ from typing import Any
 from .clock import iso, parse_iso
 from .crashpoints import crashpoint
 from .errors import SendError
+from .records import REPLY_KINDS, Kind, OutboxItem, SendStatus, json_list
 from .send import Refused, Sender, ServerDown, refusal
 from .settings_types import Settings
 from .store import Store
 
 log = logging.getLogger("intake.outbox")
 
-REPLY_KINDS = frozenset({"ack", "correction", "reminder"})  # rate-limited per address
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
 RATE_WINDOW = timedelta(hours=1)
@@ -51,9 +50,10 @@ class DeliveryReport:
         return f"{text}; stopped: {self.stopped}" if self.stopped else text
 
 
-def queue(store: Store, message: EmailMessage, *, kind: str, intake_id: int | None,
+def queue(store: Store, message: EmailMessage, *, kind: Kind | str, intake_id: int | None,
           now: datetime) -> int:
     """Record a message to send; call inside store.transaction(). Returns the outbox id."""
+    kind = Kind(kind)  # an unknown kind raises here, before anything is written
     if not store.conn.in_transaction:
         raise RuntimeError("outbox.queue must run inside store.transaction()")
     message_id = str(message.get("Message-ID") or "").strip()
@@ -69,7 +69,7 @@ def queue(store: Store, message: EmailMessage, *, kind: str, intake_id: int | No
         "recipients": recipients,
         "message_id": message_id,
         "raw": message.as_bytes(policy=policy.SMTP),
-        "status": "pending",
+        "status": SendStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -96,13 +96,14 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     _claim_unmarked(store, mode)
     if not writing:
         drop_shadow_queue(store, now)
-    rows = store.query(
+    rows = [OutboxItem.from_row(row) for row in store.query(
         "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, o.message_id, "
-        "o.queued_in, i.reference FROM outbox o LEFT JOIN intakes i ON i.id = o.intake_id "
+        "o.status, o.queued_in, i.reference FROM outbox o "
+        "LEFT JOIN intakes i ON i.id = o.intake_id "
         "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
         f"AND (o.queued_in = 'send') = {0 if writing else 1} ORDER BY o.id",
         (iso(now),),
-    )
+    )]
     if not rows:
         return report
     done_word = "written to shadow folder" if writing else "sent"
@@ -110,10 +111,10 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     connected = False
     try:
         for row in rows:
-            outbox_id, kind = row["id"], row["kind"]
-            recipients = _recipients(row["recipients"])
-            label = f"{row['reference'] or '-'} outbox {outbox_id} {kind}"
-            if kind in REPLY_KINDS and not writing:
+            outbox_id, kind = row.id, row.kind
+            recipients = list(row.recipients)
+            label = f"{row.reference or '-'} outbox {outbox_id} {kind}"
+            if row.is_reply and not writing:
                 until = _limited_until(recent, recipients, limit, now)
                 if until is not None:
                     _defer(store, row, until, now)
@@ -192,13 +193,14 @@ def drop_shadow_queue(store: Store, now: datetime) -> int:
     """Take every message queued in shadow or outbox mode out of the queue, each audited,
     in one commit; return how many. Run by send mode before it sends anything."""
     with store.transaction():
-        rows = store.query("SELECT id, intake_id, kind, queued_in FROM outbox "
-                           "WHERE status = 'pending' AND queued_in != 'send' ORDER BY id")
+        rows = [OutboxItem.from_row(row) for row in store.query(
+            "SELECT id, intake_id, kind, recipients, status, queued_in FROM outbox "
+            "WHERE status = 'pending' AND queued_in != 'send' ORDER BY id")]
         for row in rows:
-            store.update("outbox", row["id"], {"status": "dropped", "last_error": (
-                f"queued in {row['queued_in']} mode: never sent in send mode")})
-            store.audit("dropped", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                        kind=row["kind"], reason=f"queued-in-{row['queued_in']}-mode")
+            store.update("outbox", row.id, {"status": SendStatus.DROPPED, "last_error": (
+                f"queued in {row.queued_in} mode: never sent in send mode")})
+            store.audit("dropped", intake_id=row.intake_id, at=now, outbox_id=row.id,
+                        kind=row.kind, reason=f"queued-in-{row.queued_in}-mode")
     if rows:
         log.warning("going live: %d message(s) queued in shadow mode dropped, never sent "
                     "(intake show REFERENCE lists them)", len(rows))
@@ -208,11 +210,11 @@ def drop_shadow_queue(store: Store, now: datetime) -> int:
 # -- outcomes, each committed on its own ----------------------------------------
 
 
-def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
+def _sent(store: Store, row: OutboxItem, raw: bytes, now: datetime, taken: list[str],
           refused: Refused, *, event: str = "sent") -> dict[str, list[int]]:
     """Mark the row sent; the recipients who refused it get copies, in the same commit."""
-    values: dict[str, Any] = {"status": "sent", "sent_at": now,
-                              "attempts": row["attempts"] + 1, "last_error": None}
+    values: dict[str, Any] = {"status": SendStatus.SENT, "sent_at": now,
+                              "attempts": row.attempts + 1, "last_error": None}
     later: dict[str, list[int]] = {"held": [], "retrying": []}
     with store.transaction():
         if refused:  # the row records who got it
@@ -221,9 +223,9 @@ def _sent(store: Store, row: Any, raw: bytes, now: datetime, taken: list[str],
             for part, outcome in ((permanent, "held"), (temporary, "retrying")):
                 if part:
                     later[outcome].append(_split_off(store, row, raw, part, now))
-        store.update("outbox", row["id"], values)
-        store.audit(event, intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"], **({"refused": len(refused)} if refused else {}))
+        store.update("outbox", row.id, values)
+        store.audit(event, intake_id=row.intake_id, at=now, outbox_id=row.id,
+                    kind=row.kind, **({"refused": len(refused)} if refused else {}))
     return later
 
 
@@ -237,7 +239,7 @@ def _by_kind(refused: Refused) -> tuple[Refused, Refused]:
     return permanent, {a: reply for a, reply in refused.items() if a not in permanent}
 
 
-def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, now: datetime, *,
+def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now: datetime, *,
                keep: list[str] | None = None) -> int:
     """A copy of the row for the `refused` recipients, inside the caller's transaction:
     held when all refused it for good, else due again after a backoff. `keep`: what
@@ -245,16 +247,16 @@ def _split_off(store: Store, row: Any, raw: bytes, refused: Refused, now: dateti
     err = refusal(refused)
     held = err.permanent
     copy_id = store.insert("outbox", {
-        "intake_id": row["intake_id"], "kind": row["kind"], "recipients": list(refused),
-        "message_id": row["message_id"], "raw": raw,
-        "status": "held" if held else "pending", "attempts": 1,
+        "intake_id": row.intake_id, "kind": row.kind, "recipients": list(refused),
+        "message_id": row.message_id, "raw": raw,
+        "status": SendStatus.HELD if held else SendStatus.PENDING, "attempts": 1,
         "next_attempt_at": now if held else now + backoff(1),
-        "created_at": now, "last_error": str(err)[:500], "queued_in": row["queued_in"],
+        "created_at": now, "last_error": str(err)[:500], "queued_in": row.queued_in,
     })
     if keep is not None:
-        store.update("outbox", row["id"], {"recipients": keep})
-    store.audit("split", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                copy_id=copy_id, kind=row["kind"], recipients=len(refused),
+        store.update("outbox", row.id, {"recipients": keep})
+    store.audit("split", intake_id=row.intake_id, at=now, outbox_id=row.id,
+                copy_id=copy_id, kind=row.kind, recipients=len(refused),
                 code=smtp_code(err))
     if held:
         _held_effects(store, row, copy_id, err, now)
@@ -266,54 +268,55 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
 
 
-def _retry(store: Store, row: Any, err: SendError, now: datetime, *, server_down: bool) -> None:
-    attempts = row["attempts"] + 1
+def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, *,
+           server_down: bool) -> None:
+    attempts = row.attempts + 1
     with store.transaction():
         if server_down:
             # The server, not the message: everything pending waits until the same moment,
             # so the outbox goes out in its order when the server is back.
             (worst,) = store.conn.execute(
                 "SELECT MAX(attempts) FROM outbox WHERE status = 'pending' AND id != ?",
-                (row["id"],),
+                (row.id,),
             ).fetchone()
             until = now + backoff(max(attempts, worst or 0))
             store.conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? "
                 "WHERE status = 'pending' AND id != ? AND next_attempt_at < ?",
-                (iso(until), row["id"], iso(until)),
+                (iso(until), row.id, iso(until)),
             )
         else:
             until = now + backoff(attempts)
-        store.update("outbox", row["id"], {"attempts": attempts, "next_attempt_at": until,
+        store.update("outbox", row.id, {"attempts": attempts, "next_attempt_at": until,
                                            "last_error": str(err)[:500]})
-        store.audit("send-failed", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"], attempts=attempts, code=smtp_code(err),
+        store.audit("send-failed", intake_id=row.intake_id, at=now, outbox_id=row.id,
+                    kind=row.kind, attempts=attempts, code=smtp_code(err),
                     server_down=server_down, retry_at=iso(until))
 
 
-def _hold(store: Store, row: Any, err: SendError, now: datetime) -> None:
+def _hold(store: Store, row: OutboxItem, err: SendError, now: datetime) -> None:
     with store.transaction():
-        store.update("outbox", row["id"], {"status": "held", "attempts": row["attempts"] + 1,
+        store.update("outbox", row.id, {"status": SendStatus.HELD, "attempts": row.attempts + 1,
                                            "last_error": str(err)[:500]})
-        _held_effects(store, row, row["id"], err, now)
+        _held_effects(store, row, row.id, err, now)
 
 
-def _held_effects(store: Store, row: Any, outbox_id: int, err: SendError,
+def _held_effects(store: Store, row: OutboxItem, outbox_id: int, err: SendError,
                   now: datetime) -> None:
-    store.audit("held", intake_id=row["intake_id"], at=now, outbox_id=outbox_id,
-                kind=row["kind"], code=smtp_code(err))
-    if row["intake_id"] is not None and row["kind"] in REPLY_KINDS:
+    store.audit("held", intake_id=row.intake_id, at=now, outbox_id=outbox_id,
+                kind=row.kind, code=smtp_code(err))
+    if row.intake_id is not None and row.is_reply:
         # The referrer's address was refused: as a bounce, it stops the reminders.
-        store.update("intakes", row["intake_id"], {"bounced": 1, "updated_at": now})
-        store.audit("bounced", intake_id=row["intake_id"], at=now, outbox_id=outbox_id,
+        store.update("intakes", row.intake_id, {"bounced": 1, "updated_at": now})
+        store.audit("bounced", intake_id=row.intake_id, at=now, outbox_id=outbox_id,
                     reason="refused-at-send")
 
 
-def _defer(store: Store, row: Any, until: datetime, now: datetime) -> None:
+def _defer(store: Store, row: OutboxItem, until: datetime, now: datetime) -> None:
     with store.transaction():
-        store.update("outbox", row["id"], {"next_attempt_at": until})
-        store.audit("deferred", intake_id=row["intake_id"], at=now, outbox_id=row["id"],
-                    kind=row["kind"], until=iso(until), reason="hourly-reply-limit")
+        store.update("outbox", row.id, {"next_attempt_at": until})
+        store.audit("deferred", intake_id=row.intake_id, at=now, outbox_id=row.id,
+                    kind=row.kind, until=iso(until), reason="hourly-reply-limit")
 
 
 # -- the per-address hourly limit -----------------------------------------------
@@ -328,7 +331,7 @@ def _recent_replies(store: Store, now: datetime) -> dict[str, list[datetime]]:
         f"AND kind IN ({marks}) AND sent_at > ?",
         (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)),
     ):
-        for address in _recipients(row["recipients"]):
+        for address in json_list(row["recipients"]):
             recent.setdefault(address, []).append(parse_iso(row["sent_at"]))
     return recent
 
@@ -343,12 +346,6 @@ def _limited_until(recent: dict[str, list[datetime]], recipients: list[str], lim
             free_at = times[len(times) - limit] + RATE_WINDOW
             until = free_at if until is None else max(until, free_at)
     return until
-
-
-def _recipients(column: str) -> list[str]:
-    """The recipients column: a JSON list (a lone JSON string is taken as one address)."""
-    value = json.loads(column)
-    return [value] if isinstance(value, str) else [str(a) for a in value]
 
 
 def smtp_code(text: object) -> str | None:

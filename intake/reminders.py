@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
-from .clock import parse_iso
 from .compose import Composer
 from .outbox import queue
+from .records import Intake, Kind, Status
 from .settings_types import Settings
 from .store import Store
 
@@ -29,24 +28,23 @@ _CANDIDATES = (
 )
 
 
-def reminder_due_at(intake: dict[str, Any], settings: Settings) -> datetime:
+def reminder_due_at(intake: Intake, settings: Settings) -> datetime:
     """When the intake's next reminder is due (whether or not it may still have one)."""
     rules = settings.reminders
-    due = parse_iso(intake["last_message_at"]) + timedelta(hours=rules.first_after_hours)
-    if intake.get("reminders_sent") and intake.get("last_reminder_at"):
-        after_last = parse_iso(intake["last_reminder_at"]) + timedelta(hours=rules.every_hours)
-        due = max(due, after_last)
+    due = intake.last_message_at + timedelta(hours=rules.first_after_hours)
+    if intake.reminders_sent and intake.last_reminder_at:
+        due = max(due, intake.last_reminder_at + timedelta(hours=rules.every_hours))
     return due
 
 
-def wants_reminder(intake: dict[str, Any], settings: Settings, now: datetime) -> bool:
+def wants_reminder(intake: Intake, settings: Settings, now: datetime) -> bool:
     return (
-        intake.get("status") == "incomplete"
-        and not intake.get("closed_at")
-        and not intake.get("purged_at")
-        and not intake.get("bounced")
-        and bool(intake.get("reply_to"))
-        and int(intake.get("reminders_sent") or 0) < settings.reminders.max
+        intake.status == Status.INCOMPLETE
+        and intake.closed_at is None
+        and intake.purged_at is None
+        and not intake.bounced
+        and bool(intake.reply_to)
+        and intake.reminders_sent < settings.reminders.max
         and reminder_due_at(intake, settings) <= now
     )
 
@@ -59,20 +57,23 @@ def queue_due_reminders(store: Store, composer: Composer, settings: Settings,
     reminded = []
     for (intake_id,) in store.query(_CANDIDATES, (settings.reminders.max,)):
         with store.transaction():
-            intake = store.intake_by_id(intake_id)  # as it stands inside the transaction
-            if intake is None or not wants_reminder(intake, settings, now):
+            row = store.intake_by_id(intake_id)  # as it stands inside the transaction
+            if row is None:
                 continue
-            number = int(intake.get("reminders_sent") or 0) + 1
+            intake = Intake.from_row(row)
+            if not wants_reminder(intake, settings, now):
+                continue
+            number = intake.reminders_sent + 1
             try:
-                message = composer.reminder(intake, number)
+                message = composer.reminder(row, number)
             except ValueError as err:  # no usable reply address: nothing to send, skip it
-                log.warning("%s no reminder: %s", intake["reference"], err)
+                log.warning("%s no reminder: %s", intake.reference, err)
                 continue
-            outbox_id = queue(store, message, kind="reminder", intake_id=intake_id, now=now)
+            outbox_id = queue(store, message, kind=Kind.REMINDER, intake_id=intake_id, now=now)
             store.update("intakes", intake_id, {"reminders_sent": number,
                                                 "last_reminder_at": now, "updated_at": now})
             store.audit("reminded", intake_id=intake_id, at=now, number=number,
                         outbox_id=outbox_id)
-        reminded.append(intake["reference"])
-        log.debug("%s reminder %d queued", intake["reference"], number)
+        reminded.append(intake.reference)
+        log.debug("%s reminder %d queued", intake.reference, number)
     return reminded

@@ -18,12 +18,11 @@ from .errors import SettingsError
 from .followup import on_close
 from .outbox import smtp_code
 from .queue_view import annotate, show_lines
+from .records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, Status
 from .rules import load_rules
 from .settings_types import Settings
 from .store import Store, decode_row
 
-OPEN_STATUSES = ("incomplete", "manual_review")
-STATUSES = ("complete", "incomplete", "manual_review")
 UNDELIVERED_DAYS = 7  # how far back the triage table and digest list refused messages
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -44,47 +43,47 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 # -- shared with the digest --------------------------------------------------
 
 
-def days_open(intake: dict[str, Any], now: datetime, timezone: str) -> int:
+def days_open(intake: Intake, now: datetime, timezone: str) -> int:
     """Calendar days since the intake was received, counted in the local timezone."""
-    received = local_day(parse_iso(intake["received_at"]), timezone)
+    received = local_day(intake.received_at, timezone)
     return max(0, (local_day(now, timezone) - received).days)
 
 
-def gaps(intake: dict[str, Any]) -> list[str]:
+def gaps(intake: Intake) -> list[str]:
     """What stands between the intake and complete: keys only, never values."""
-    out = list(intake.get("missing") or [])
-    out += [f"{key} (invalid)" for key in intake.get("invalid") or []]
-    cc = intake.get("cc_missing") or []
-    if cc:
-        out.append(f"not copied in ({len(cc)})")
-    if intake.get("status") == "manual_review":
-        out.append(f"review: {intake.get('review_reason') or 'unknown'}")
+    out = list(intake.missing)
+    out += [f"{key} (invalid)" for key in intake.invalid]
+    if intake.cc_missing:
+        out.append(f"not copied in ({len(intake.cc_missing)})")
+    if intake.status == Status.MANUAL_REVIEW:
+        out.append(f"review: {intake.review_reason or 'unknown'}")
     return out
 
 
-def notes(intake: dict[str, Any], reminders_max: int) -> list[str]:
-    """Flags a person should see: no response, a bounce, mail found in another folder."""
+def notes(intake: Intake, reminders_max: int, held: set[Kind] | None = None) -> list[str]:
+    """Flags a person should see: no response, a bounce, mail found in another folder,
+    an alert the mail server refused (`held`: the kinds of its messages refused for good)."""
     out = []
-    sent = int(intake.get("reminders_sent") or 0)
-    last_reminder = intake.get("last_reminder_at")
-    if (intake.get("status") == "incomplete" and reminders_max > 0 and sent >= reminders_max
-            and (last_reminder is None or intake["last_message_at"] <= last_reminder)):
+    last_reminder = intake.last_reminder_at
+    if (intake.status == Status.INCOMPLETE and reminders_max > 0
+            and intake.reminders_sent >= reminders_max
+            and (last_reminder is None or intake.last_message_at <= last_reminder)):
         out.append("no response")
-    if intake.get("bounced"):
+    if intake.bounced:
         out.append("referrer could not be reached")
-    if intake.get("folder"):  # record.py leaves it NULL for the main folder
+    if intake.folder:  # record.py leaves it NULL for the main folder
         out.append("junk folder")
-    if "alert" in (intake.get("held_kinds") or ()):
+    if Kind.ALERT in (held or ()):
         out.append("alert not delivered")
     return out
 
 
-def held_kinds(store: Store) -> dict[int, set[str]]:
+def held_kinds(store: Store) -> dict[int, set[Kind]]:
     """Intake id -> the kinds of its messages the mail server refused for good."""
-    out: dict[int, set[str]] = {}
+    out: dict[int, set[Kind]] = {}
     for row in store.query("SELECT DISTINCT intake_id, kind FROM outbox "
-                           "WHERE status = 'held' AND intake_id IS NOT NULL"):
-        out.setdefault(row["intake_id"], set()).add(row["kind"])
+                           "WHERE status = ? AND intake_id IS NOT NULL", (SendStatus.HELD,)):
+        out.setdefault(row["intake_id"], set()).add(Kind(row["kind"]))
     return out
 
 
@@ -110,8 +109,8 @@ def undelivered(store: Store, now: datetime) -> list[str]:
 # -- the triage table --------------------------------------------------------
 
 
-def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
-                priority: str | None = None, since: date | None = None,
+def triage_rows(store: Store, settings: Settings, *, status: Status | str | None = None,
+                priority: Priority | str | None = None, since: date | None = None,
                 until: date | None = None, now: datetime) -> list[dict[str, Any]]:
     """Open (not closed) intakes, urgent first then oldest, each with display columns added.
 
@@ -125,10 +124,10 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         params += OPEN_STATUSES
     else:
         where.append("status = ?")
-        params.append(status)
+        params.append(Status(status))
     if priority is not None:
         where.append("priority = ?")
-        params.append(priority)
+        params.append(Priority(priority))
     if since is not None:
         where.append("received_at >= ?")
         params.append(iso(day_bounds(since, timezone)[0]))
@@ -136,18 +135,21 @@ def triage_rows(store: Store, settings: Settings, *, status: str | None = None,
         where.append("received_at < ?")
         params.append(iso(day_bounds(until, timezone)[1]))
     query = (f"SELECT * FROM intakes WHERE {' AND '.join(where)} "
-             "ORDER BY priority = 'urgent' DESC, received_at, id")
+             "ORDER BY priority = ? DESC, received_at, id")
+    params.append(Priority.URGENT)
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
     rows = []
     for row in store.query(query, params):
         intake = decode_row(row)
-        intake["held_kinds"] = held.get(intake["id"], set())
-        received = parse_iso(intake["received_at"]).astimezone(zone)
+        typed = Intake.from_row(intake)
+        intake["held_kinds"] = held.get(typed.id, set())
+        received = typed.received_at.astimezone(zone)
         intake["received_local"] = received.strftime("%Y-%m-%d %H:%M %Z")  # zone labelled
-        intake["days_open"] = days_open(intake, now, timezone)
-        intake["missing_text"] = ", ".join(gaps(intake))
-        intake["note"] = "; ".join(notes(intake, settings.reminders.max))
+        intake["days_open"] = days_open(typed, now, timezone)
+        intake["missing_text"] = ", ".join(gaps(typed))
+        intake["note"] = "; ".join(notes(typed, settings.reminders.max,
+                                         intake["held_kinds"]))
         rows.append(intake)
     return annotate(store, settings, rows, now)
 
@@ -169,7 +171,7 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime,
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
              .rstrip() for line in table]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    urgent = sum(1 for row in rows if row.get("priority") == "urgent")
+    urgent = sum(1 for row in rows if row.get("priority") == Priority.URGENT)
     lines.append("")
     lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
                  f"(as of {_as_of(now, timezone)})")
@@ -214,7 +216,7 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value) or "-"
         lines.append(f"  {key:<16} {_cell(value)}")
-    note = "; ".join(notes(intake, settings.reminders.max))
+    note = "; ".join(notes(Intake.from_row(intake), settings.reminders.max))
     if note:
         lines.append(f"  {'note':<16} {note}")
 

@@ -106,7 +106,7 @@ def add_intake(store: Store, received_at: datetime | str, *, status: str = "comp
                     at=parse_iso(received), status=status,
                     missing=values.get("missing", []))
         store.insert("outbox", {
-            "intake_id": intake_id, "kind": "ack", "recipients": sender,
+            "intake_id": intake_id, "kind": "ack", "recipients": [sender],
             "message_id": f"<ack-{uid}@lewisham.gov.uk>",
             "raw": f"Subject: [{values['reference']}] Prevent referral received\r\n\r\n"
                    f"Thank you, {form.get('referrer_name', '')}.\r\n".encode(),

@@ -15,6 +15,7 @@ import secrets
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from flask.testing import FlaskClient
 from oidc_provider import OidcClient, OidcServer
 from storefill import make_settings
 
+from intake.clock import iso, utcnow
 from intake.settings_types import Secret, Settings, WebSettings
 from intake.store import Store
 from intake.web.app import create_app
@@ -113,3 +115,9 @@ def csrf_token(page: str) -> str:
     marker = 'name="csrf_token" value="'
     start = page.index(marker) + len(marker)
     return page[start:page.index('"', start)]
+
+
+def days_ago(n: int, hour: int = 9) -> str:
+    """An ISO time n days before now, at the given UTC hour."""
+    return iso((utcnow() - timedelta(days=n)).replace(hour=hour, minute=0, second=0,
+                                                       microsecond=0))

@@ -116,8 +116,9 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
             continue
         if wanted and wanted not in row["reference"]:
             continue
-        missing = tuple(gap for gap in gaps(row) if not gap.startswith("not copied in"))
-        out.append(QueueRow(Intake.from_row(row), row["received_local"], row["days_open"],
+        intake = Intake.from_row(row)
+        missing = tuple(gap for gap in gaps(intake) if not gap.startswith("not copied in"))
+        out.append(QueueRow(intake, row["received_local"], row["days_open"],
                             missing, row["note"], row.get("screening") or "-",
                             row.get("seen_before") or 0))
     return out

@@ -3,8 +3,8 @@
 GIVEN the bundled sample referrals in a real Dovecot mailbox, taken in by
 `intake run --once` (replies through a real aiosmtpd), and `intake web` served by
 waitress as its own process, signing in at the local OpenID Connect provider:
-WHEN a MASH worker finds the urgent referral, opens it, downloads its form and
-closes it with a reason, and the manager opens the overview,
+WHEN a MASH worker finds the urgent referral, opens it, downloads its form,
+records the triage and closes it with a reason, and the manager opens the overview,
 THEN it leaves the queue, the audit names the worker, the overview's counts are
 `intake digest --dry-run`'s, axe-core finds no accessibility violation on any
 page, no page breaks its Content-Security-Policy, and the server's log holds
@@ -35,7 +35,7 @@ from intake.parse import parse
 from intake.store import Store
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -111,6 +111,7 @@ def sign_in(page: Page, base: str, username: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_label("Email, phone, or Skype").fill(username)
     page.get_by_role("button", name="Next").click()
+    page.wait_for_load_state()
     page.wait_for_url(re.compile(re.escape(base) + r"/(queue|overview|)$"))
 
 
@@ -142,12 +143,13 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         page.get_by_label("Status").select_option("any")
         page.get_by_label("Priority").select_option("urgent")
         page.get_by_role("button", name="Show referrals").click()
+        page.wait_for_url(re.compile(r".*priority=urgent.*"))
         check_accessible(page)
         urgent = page.locator("tbody th a").first
         reference = urgent.inner_text()
         assert "Urgent" in page.locator("tbody tr").first.inner_text()
         urgent.click()
-        assert page.url == f"{base}/intakes/{reference}"
+        page.wait_for_url(f"{base}/intakes/{reference}")  # loaded, not only navigated
         assert reference in page.title()
         check_accessible(page)
         shot(page, "intake")
@@ -158,14 +160,19 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         first_sample = parse(SAMPLES[0].read_bytes())
         assert downloaded == first_sample.attachments[0].data
 
+        page.get_by_label("Outcome of triage (optional)").fill("Channel panel")
+        page.get_by_role("button", name="Mark as triaged").click()
+        expect(page.locator("main")).to_contain_text(f"{reference} triaged.")
+        check_accessible(page)
         page.get_by_label("Reason for closing").fill("Passed to the Channel panel")
         page.get_by_role("button", name="Close referral").click()
-        assert page.url == f"{base}/queue"
+        page.wait_for_url(f"{base}/queue")
         assert f"{reference} closed." in page.inner_text("main")
         check_accessible(page)
         page.goto(f"{base}/queue?status=any&priority=urgent")
         assert reference not in page.inner_text("main")
         page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{base}/sign-in")
 
         sign_in(page, base, MANAGER_USER)
         today = datetime.now(ZoneInfo("Europe/London")).date()
@@ -175,6 +182,7 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
         keys = page.locator("#counts dt").all_inner_texts()
         values = page.locator("#counts dd").all_inner_texts()
         page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{base}/sign-in")
 
         sign_in(page, base, NOBODY_USER)
         assert "You do not have access to this" in page.inner_text("main")
@@ -200,7 +208,7 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
                    for value in json.loads(intake_row["fields"]).values() if len(value) > 3]
     finally:
         store.close()
-    for event in ("viewed", "downloaded", "closed"):
+    for event in ("viewed", "downloaded", "screened", "closed"):
         assert (event, "Amara Mensah") in trail, trail
 
     log = served["log"].read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import pytest
 from storefill import FIELDS, add_intake
-from web_kit import MANAGER_USER, MASH_USER, Web, csrf_token, sign_in
+from web_kit import MANAGER_USER, MASH_USER, Web, csrf_token, days_ago, sign_in
 
 from intake.clock import iso, local_day, utcnow
 from intake.digest import digest_for_day, render_digest
@@ -30,11 +30,6 @@ def referral_with_form(reference_hint: str = "") -> bytes:
     message.add_attachment(FORM_PDF, maintype="application", subtype="pdf",
                            filename="Prevent referral form.pdf")
     return message.as_bytes()
-
-
-def days_ago(n: int, hour: int = 9) -> str:
-    return iso((utcnow() - timedelta(days=n)).replace(hour=hour, minute=0, second=0,
-                                                       microsecond=0))
 
 
 @pytest.fixture
