@@ -19,9 +19,10 @@ from email.utils import getaddresses
 from functools import lru_cache
 
 from .models import ParsedEmail
+from .records import LOOP_HEADER, REFERENCE_PATTERN
 from .rules import Rules
 
-REFERENCE = re.compile(r"(?<![A-Za-z0-9])PRV-[0-9]{4}-[0-9]{5}(?![0-9])", re.IGNORECASE)
+REFERENCE = re.compile(rf"(?<![A-Za-z0-9]){REFERENCE_PATTERN}(?![0-9])", re.IGNORECASE)
 REPORT_TYPE = "multipart/report"
 RETURNED_TYPES = frozenset(
     {"message/rfc822", "text/rfc822-headers", "message/global", "message/global-headers"}
@@ -78,7 +79,7 @@ def machine_mail_reason(email: ParsedEmail, rules: Rules) -> str | None:
 
 
 def is_own_mail(
-    email: ParsedEmail, own_addresses: Iterable[str], loop_header: str = "X-Prevent-Intake"
+    email: ParsedEmail, own_addresses: Iterable[str], loop_header: str = LOOP_HEADER
 ) -> bool:
     """Our own mail coming back: it carries our loop marker, or comes from one of our addresses."""
     if email.header_values(loop_header):

@@ -22,9 +22,8 @@ import jinja2
 
 from .clock import parse_iso, utcnow
 from .paths import project_dir
+from .records import LOOP_HEADER
 from .settings_types import Settings
-
-LOOP_HEADER = "X-Prevent-Intake"  # our loop marker; its value is the reference (or the kind)
 
 # 7bit: bodies go out quoted-printable or base64, so no server needs 8BITMIME.
 _POLICY = policy.default.clone(cte_type="7bit")

@@ -17,6 +17,7 @@ from . import links, screening_clock
 from .compose import Composer
 from .matching import load_match_rules
 from .outbox import queue
+from .records import Kind
 from .store import Store
 
 
@@ -56,7 +57,7 @@ def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
     if intake is None or intake.get("closed_at"):
         return None
     earlier = links.earlier_for_alert(store, intake_id)
-    queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind="alert",
+    queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind=Kind.ALERT,
           intake_id=intake_id, now=now)
     return str(intake["reference"])
 

@@ -14,6 +14,7 @@ from . import links, screening_clock
 from .clock import day_bounds, iso, parse_iso
 from .errors import SettingsError
 from .matching import load_match_rules
+from .records import Priority
 from .settings_types import Settings
 from .store import Store
 
@@ -40,7 +41,7 @@ def annotate(store: Store, settings: Settings, rows: list[dict[str, Any]],
         row["screening"] = state.text
         row["seen_before"] = len(earlier.get(row["id"], [])) or None
         row["referred_before"] = row["id"] in raised
-        first = row.get("priority") == "urgent" or row["referred_before"]
+        first = row.get("priority") == Priority.URGENT or row["referred_before"]
         keys[row["id"]] = (not first, state.sort_key, row["received_at"], row["id"])
         row["queue_key"] = keys[row["id"]]  # the order, for lists merged from several queries
         if row["referred_before"]:

@@ -19,6 +19,7 @@ from typing import Any
 from .clock import day_bounds, iso, parse_iso
 from .compose import Composer
 from .outbox import queue
+from .records import Kind, Priority
 from .screening import Calendar, describe, load_screening_rules
 from .settings_types import Settings
 from .store import Store
@@ -143,7 +144,7 @@ def overdue_alert(composer: Composer, intake: dict[str, Any],
             "received": composer._local_time(intake["received_at"]),
             "due": composer._local_time(clock["due_at"]),
             "working_hours": f"{clock['working_hours']:g}",
-            "priority": intake.get("priority") or "normal",
+            "priority": intake.get("priority") or Priority.NORMAL,
             "status": intake.get("status") or ""},
         reply_to_id=intake.get("message_id"), auto_reply=False)
 
@@ -165,7 +166,7 @@ def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
             if intake is None or not row or intake.get("closed_at"):
                 continue
             message = overdue_alert(composer, intake, dict(row[0]))
-            outbox_id = queue(store, message, kind="overdue", intake_id=intake_id, now=now)
+            outbox_id = queue(store, message, kind=Kind.OVERDUE, intake_id=intake_id, now=now)
             store.conn.execute("UPDATE screening SET overdue_alerted_at = ? WHERE intake_id = ?",
                                (iso(now), intake_id))
             store.audit("overdue-alerted", intake_id=intake_id, at=now, outbox_id=outbox_id,

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import day_bounds, iso, parse_iso
 from .outbox import queue
+from .records import Kind
 from .settings_types import Settings
 from .store import Store
 
@@ -128,4 +129,4 @@ def _tell(store: Store, composer: Any, settings: Settings, component: str,
                  "since": local_label(started, timezone), "now": local_label(now, timezone),
                  "minutes": int((now - started).total_seconds() // 60)},
         auto_reply=False)
-    queue(store, message, kind="service", intake_id=None, now=now)
+    queue(store, message, kind=Kind.SERVICE, intake_id=None, now=now)

@@ -23,6 +23,7 @@ from typing import Any
 
 from .clock import iso, utcnow
 from .errors import StoreError, StoreLockedError
+from .records import format_reference
 from .schema import MIGRATIONS, statements
 
 LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk
@@ -233,7 +234,7 @@ class Store:
         (last,) = self.conn.execute(
             "SELECT last FROM reference_counters WHERE year = ?", (year,)
         ).fetchone()
-        return f"PRV-{year:04d}-{last:05d}"
+        return format_reference(year, last)
 
     def insert(self, table: str, values: dict[str, Any]) -> int:
         """Call inside a transaction. JSON columns are encoded here."""

@@ -21,6 +21,10 @@ import pytest
 from dovecot_account import DovecotAccount
 from servers import DovecotServer, free_port, make_certificate
 from smtp_server import SmtpServer
+from storefill import make_settings
+
+from intake.settings_types import Settings
+from intake.store import Store
 
 SERVER_FIXTURES = {"dovecot", "dovecot_server", "smtp_server"}
 
@@ -100,3 +104,17 @@ def office_forms(tmp_path_factory: pytest.TempPathFactory):
     forms = {f"{layout}/{name}": make_form(layout, values)[2]
              for layout in DOCX_LAYOUTS for name, values in VALUE_SETS.items()}
     return OfficeForms(tmp_path_factory.mktemp("office")).build(forms)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a test of what reads the store (storefill.make_settings's defaults)."""
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated store in the test's own folder (where `settings` points)."""
+    opened = Store(tmp_path / "intake.sqlite3")
+    yield opened
+    opened.close()

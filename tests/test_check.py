@@ -6,13 +6,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 from mail import referral_email
+from support import RULES
 
 from intake.check import check, parse_date
 from intake.models import Extraction
 from intake.parse import parse
-from intake.rules import load_rules
 
-RULES = load_rules()
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 MAILBOX = "prevent@lewisham.gov.uk"
 FORM = Extraction(source="docx", carries_form=True, filename="form.docx")

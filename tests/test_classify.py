@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mail import bounce_email, raw_email, referral_email
+from support import RULES
 
 from intake.classify import (
     behind_secure_link,
@@ -15,9 +16,7 @@ from intake.classify import (
     says_referral,
 )
 from intake.parse import parse
-from intake.rules import load_rules
 
-RULES = load_rules()
 ACK = referral_email(sender="Lewisham Prevent <prevent@lewisham.gov.uk>",
                      message_id="<ack-1@lewisham.gov.uk>")
 

@@ -6,9 +6,7 @@ import dataclasses
 import email
 import io
 import socket
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from storefill import add_intake, make_settings
@@ -33,16 +31,6 @@ PERSONAL = ("Okafor", "Jane", "14/03/1990", "Catford Road", "extremist material"
             "Sam Teacher", "020 8000 0000")
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = Store(settings.store_path)
-    yield store
-    store.close()
 
 
 def counts_line(text: str, label: str) -> int:

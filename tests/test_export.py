@@ -5,25 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from storefill import add_intake, make_settings
+from storefill import add_intake
 
 from intake.export import CONTRACT_KEYS, export
 from intake.store import Store
 
 TZ = "Europe/London"
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(make_settings(tmp_path).store_path)
-    yield store
-    store.close()
 
 
 @pytest.fixture

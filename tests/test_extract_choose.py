@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 from forms import HOSTILE, SAMPLE_VALUES, expected_fields, make_form, make_photo
+from support import RULES
 
 from intake.extract import extract
 from intake.models import Attachment
-from intake.rules import load_rules
-
-RULES = load_rules()
 
 
 def attach(made: tuple[str, str, bytes], **extra) -> Attachment:

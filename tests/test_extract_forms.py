@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 from forms import LAYOUTS, SAMPLE_VALUES, SOURCE_OF_LAYOUT, expected_fields, make_form
+from support import RULES
 
 from intake.extract import extract
 from intake.models import Attachment
-from intake.rules import load_rules
-
-RULES = load_rules()
 
 OTHER_VALUES = {
     **SAMPLE_VALUES,

@@ -15,12 +15,10 @@ from forms import (
     make_form,
     make_many_pages_pdf,
 )
+from support import RULES
 
 from intake.extract import ParserPool
 from intake.models import Attachment
-from intake.rules import load_rules
-
-RULES = load_rules()
 
 
 def attach(made: tuple[str, str, bytes]) -> Attachment:

@@ -6,24 +6,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pytest
 from storefill import FIELDS, add_intake, make_settings
 
 from intake import links
 from intake.compose import Composer
 from intake.followup import on_purge
 from intake.matching import load_match_rules
-from intake.store import Store
 
 RULES = load_match_rules()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "intake.sqlite3")
-    yield opened
-    opened.close()
 
 
 def readable(message) -> str:

@@ -12,7 +12,7 @@ from mail import raw_email, referral_email
 
 from intake.htmltext import html_to_text
 from intake.models import ParsedEmail, RawMessage
-from intake.parse import clean_filename, parse
+from intake.parse import MAX_HEADER_BYTES, MAX_PARTS, clean_filename, parse
 from intake.pipeline import content_hash
 
 PDF = b"%PDF-1.4 form"
@@ -266,10 +266,22 @@ MALFORMED = {
 def test_malformed_mail_parses_quickly_without_raising(data):
     start = time.perf_counter()
     email = parse(data)
-    assert isinstance(email, ParsedEmail)
     assert time.perf_counter() - start < 3
+    assert_within_bounds(email)
+
+
+def assert_within_bounds(email: ParsedEmail) -> None:
+    """What parse promises of any input: headers on one line and within the cap, no more
+    parts than it walks, a sender (when any) that is one lower-case address."""
+    assert isinstance(email, ParsedEmail)
     for _, value in email.headers:
         assert "\r" not in value and "\n" not in value
+        assert len(value) <= MAX_HEADER_BYTES
+    assert "\r" not in email.subject and "\n" not in email.subject
+    assert len(email.subject) <= MAX_HEADER_BYTES
+    assert len(email.attachments) <= MAX_PARTS
+    assert email.sender is None or (email.sender.count("@") >= 1
+                                    and email.sender == email.sender.lower())
 
 
 @pytest.mark.parametrize(
@@ -303,7 +315,9 @@ _header_line = st.tuples(
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_fuzz_parse_never_raises_on_random_bytes(data):
-    assert isinstance(parse(data), ParsedEmail)
+    email = parse(data)
+    assert_within_bounds(email)
+    assert parse(data) == email  # the same bytes always read the same
 
 
 @settings(max_examples=150, deadline=None, database=None,

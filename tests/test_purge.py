@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storefill import FIELDS, add_intake, make_settings
+from storefill import FIELDS, add_intake
 
 from intake.purge import purge
 from intake.store import Store
@@ -28,12 +27,6 @@ SECRETS = ("Quillon", "Vantablackwood", "29/02/2008", "Zephyrine Mews", "Obsidia
            "Thaddeus Pemberton-Ngata")
 ATTACHMENT = b"%PDF-1.7 form bytes Vantablackwood " + b"Zephyrine Mews padding " * 2000
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(make_settings(tmp_path).store_path)
-    yield store
-    store.close()
 
 
 def file_bytes(store: Store) -> bytes:

@@ -21,16 +21,9 @@ from intake.records import (
     SendStatus,
     Status,
 )
-from intake.store import Store
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
-
-@pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "intake.sqlite3")
-    yield store
-    store.close()
 
 
 def _intake(**overrides) -> Intake:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -42,12 +41,6 @@ def make_settings(tmp_path: Path, smtp: SmtpSettings | None = None) -> Settings:
         digest=DigestSettings(), reminders=ReminderSettings(24, 24, 3),
     )
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "intake.sqlite3")
-    yield opened
-    opened.close()
 
 
 def add_intake(store: Store, number: int, *, status: str = "incomplete",

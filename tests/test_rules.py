@@ -8,13 +8,13 @@ import tomllib
 
 import pytest
 from email_validator import validate_email
+from support import RULES
 
 from intake import check
 from intake.errors import SettingsError
 from intake.paths import project_dir
 from intake.rules import VALIDATORS, load_rules
 
-RULES = load_rules()
 RULES_DIR = project_dir("rules")
 
 # referral-form.md, "Fields": key -> (section title, label on the national form, required)

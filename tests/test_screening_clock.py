@@ -7,29 +7,17 @@ import io
 import json
 from datetime import UTC, date, datetime
 
-import pytest
-from storefill import add_intake, make_settings
+from storefill import add_intake
 
 from intake import screening_clock
 from intake.compose import Composer
 from intake.export import export
-from intake.store import Store
 from intake.triage import close_intake
 
 RECEIVED = "2026-06-15T09:00:00+00:00"  # Monday 10:00 in London
 DUE_URGENT = "2026-06-15T13:00:00+00:00"  # four working hours later
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "intake.sqlite3")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return make_settings(tmp_path)
 
 
 def clocked(store, settings, **columns):

@@ -44,8 +44,13 @@ def test_bump_uidvalidity_keeps_the_messages(dovecot):
 
 def test_imaps_listener_uses_the_throwaway_certificate(dovecot):
     client = IMAPClient(dovecot.host, dovecot.tls_port, ssl_context=trusting(dovecot.cert))
-    client.login(dovecot.user, dovecot.password)
+    presented = client._imap.sock.getpeercert(binary_form=True)
+    assert ssl.DER_cert_to_PEM_cert(presented).strip() == dovecot.cert.read_text().strip()
+    assert b"Logged in" in client.login(dovecot.user, dovecot.password)
     client.logout()
+    # The system trust store refuses it: only a client given the CA file gets in.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        IMAPClient(dovecot.host, dovecot.tls_port, ssl_context=ssl.create_default_context())
 
 
 def test_smtp_records_the_envelope_and_bytes(smtp_server):

@@ -13,13 +13,6 @@ from intake.schema import MIGRATIONS, statements
 from intake.store import Store
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "intake.sqlite3")
-    yield opened
-    opened.close()
-
-
 def test_store_file_is_private_and_in_wal_mode(store):
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert store.query("PRAGMA journal_mode")[0][0] == "wal"

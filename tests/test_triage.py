@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
-from storefill import add_intake, make_settings
+from storefill import add_intake
 
 from intake.settings_types import Settings
 from intake.store import Store
@@ -22,16 +19,6 @@ from intake.triage import (
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return make_settings(tmp_path)
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    store = Store(settings.store_path)
-    yield store
-    store.close()
 
 
 def refs(rows: list[dict]) -> list[str]:

@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import RULES
 
 from intake.check import check
 from intake.classify import is_own_mail, machine_mail_reason, reply_address, says_referral
 from intake.models import Extraction
 from intake.parse import parse
-from intake.rules import load_rules
 
-RULES = load_rules()
 OWN = ("prevent@lewisham.gov.uk",)
 NAMES = ("From", "To", "Cc", "Reply-To", "Return-Path", "Subject", "Message-ID", "In-Reply-To",
          "References", "Content-Type", "Content-Transfer-Encoding", "Content-Disposition",
