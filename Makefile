@@ -38,6 +38,7 @@ soak: $(STAMP) servers
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_extract.py
 	$(BIN)/python benchmarks/bench_matching.py
+	$(BIN)/python benchmarks/bench_bodies.py
 	$(BIN)/python benchmarks/bench_accuracy.py
 
 clean:

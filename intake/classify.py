@@ -18,6 +18,8 @@ from email.policy import compat32
 from email.utils import getaddresses
 from functools import lru_cache
 
+import tldextract
+
 from .models import ParsedEmail
 from .records import LOOP_HEADER, REFERENCE_PATTERN
 from .rules import Rules
@@ -38,24 +40,46 @@ _FAILED_ACTIONS = frozenset({"failed"})
 # --- phrase matching (shared with check) -----------------------------------------
 
 
+MAX_SEARCHED = 256 * 1024  # characters of each text searched: a referral says it early
+
+
 @lru_cache(maxsize=512)
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """A phrase as whole words, any case, any run of whitespace between its words."""
-    words = phrase.split()
-    return re.compile(
-        r"(?<!\w)" + r"\s+".join(re.escape(word) for word in words) + r"(?!\w)",
-        re.IGNORECASE,
-    )
+    return re.compile(r"(?<!\w)" + _phrase_regex(phrase) + r"(?!\w)", re.IGNORECASE)
+
+
+def _phrase_regex(phrase: str) -> str:
+    return r"\s+".join(re.escape(word) for word in phrase.split())
+
+
+@lru_cache(maxsize=64)
+def _all_phrases(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every phrase (each a named group, tried at every word start, so
+    phrases inside longer ones are found too); and each group's phrase."""
+    names = {f"p{i}": phrase for i, phrase in enumerate(phrases)}
+    groups = "|".join(f"(?P<{name}>{_phrase_regex(phrase)}(?!\\w))"
+                      for name, phrase in names.items())
+    return re.compile(rf"(?<!\w)(?=(?:{groups}))", re.IGNORECASE), names
 
 
 def matching_phrases(texts: Iterable[str], phrases: Iterable[str]) -> list[str]:
-    """The phrases (in rule order) found as whole words in any of the texts."""
-    texts = [text for text in texts if text]
-    return [
-        phrase
-        for phrase in dict.fromkeys(phrases)
-        if phrase.strip() and any(phrase_pattern(phrase).search(text) for text in texts)
-    ]
+    """The phrases (in rule order) found as whole words in any of the texts: one pass of
+    one compiled pattern over the first MAX_SEARCHED characters of each."""
+    wanted = tuple(p for p in dict.fromkeys(phrases) if p.strip())
+    if not wanted:
+        return []
+    pattern, names = _all_phrases(wanted)
+    found: set[str] = set()
+    for text in texts:
+        if not text:
+            continue
+        for match in pattern.finditer(text[:MAX_SEARCHED]):
+            found.update(names[name] for name, value in match.groupdict().items()
+                         if value is not None)
+            if len(found) == len(wanted):
+                break
+    return [phrase for phrase in wanted if phrase in found]
 
 
 # --- machine mail ------------------------------------------------------------------
@@ -173,13 +197,25 @@ def _returned_ids(data: bytes) -> list[str]:
 # --- where a reply may go ------------------------------------------------------------
 
 
+# The public-suffix list bundled with tldextract, never fetched at run time.
+_DOMAINS = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+def organisation(address: str) -> str:
+    """The registrable domain of an address (`school.example.org` for
+    `jo@mail.school.example.org`), lower case; the whole host when it has none."""
+    host = address.rpartition("@")[2].strip().lower().rstrip(".")
+    return _DOMAINS(host).top_domain_under_public_suffix or host
+
+
 def reply_address(email: ParsedEmail, own: Iterable[str] = ()) -> str | None:
-    """Reply-To when it names exactly one address, else From; None when neither is safe.
-    An address in `own` (the service's own) is never one to answer: replying there
-    would only write to our own mailbox."""
+    """Reply-To when it names exactly one address in the From's organisation (registrable
+    domain), else From; None when neither is safe. An address in `own` (the service's
+    own) is never one to answer: replying there would only write to our own mailbox."""
     ours = {address.lower() for address in own}
     if len(email.reply_to) == 1 and _single_address(email.reply_to[0]) \
-            and email.reply_to[0] not in ours:
+            and email.reply_to[0] not in ours and email.sender \
+            and organisation(email.reply_to[0]) == organisation(email.sender):
         return email.reply_to[0]
     from_values = email.header_values("from")
     if len(from_values) != 1 or _address_count(from_values[0]) != 1:

@@ -27,6 +27,8 @@ from .cli_ops import (
 )
 from .clock import utcnow
 from .errors import OperationError, SettingsError
+from .logsetup import add_secrets, mask
+from .logsetup import configure as configure_logging
 from .records import Priority, Status
 from .settings import load_settings
 from .settings_types import Settings
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every referral intake to standard output")
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--since", type=_date, help="inclusive date in the digest's timezone")
+    export.add_argument("--output", type=Path, metavar="FILE",
+                        help="write to FILE (mode 0600) instead of standard output")
     export.add_argument("--wide", action="store_true",
                         help="CSV only: one column per form field, in the form's order")
 
@@ -95,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a mailbox round must have completed within this (default "
                              "[health] max_round_age_seconds: 5 poll intervals, >= 300)")
 
+    accept = commands.add_parser("accept", help="accept the answers a correction proposed "
+                                 "for an intake in manual review (audited)")
+    accept.add_argument("reference")
+    accept.add_argument("--by", required=True, metavar="NAME", help="who accepts them")
+
     commands.add_parser("web", help="the MASH and manager web page ([web] settings)")
 
     triaged = commands.add_parser("triaged", help="record that the MASH has triaged an intake "
@@ -119,25 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # whatever it writes (store, outgoing mail, exports) is the user's alone
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse: 2 for bad arguments, 0 for --help
         return int(exit_.code or 0)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        force=True,  # a fresh handler on the current standard error
-    )
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(ZonedFormatter("%(asctime)s %(levelname)s %(message)s"))
+    # A fresh handler on the current standard error, through the one filter (logsetup.py).
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO, sys.stderr,
+                      formatter=ZonedFormatter("%(asctime)s %(levelname)s %(message)s"))
     try:
         if args.command == "demo":
             from .demo import run_demo
 
             return run_demo(args.dir)
         settings = load_settings(args.config)
+        add_secrets(secret_values(settings))
         code = COMMANDS[args.command](settings, args)
         sys.stdout.flush()  # here, so a closed pipe is caught below
         return code
@@ -150,10 +156,25 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return EXIT_SETTINGS
     except OperationError as err:
-        print(f"intake: {err}", file=sys.stderr)
+        print(f"intake: {mask(str(err))}", file=sys.stderr)
         return EXIT_OPERATION
     except KeyboardInterrupt:
         return EXIT_OPERATION
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings point at that can be read now: masked in every log line."""
+    found = []
+    secrets = [settings.mailbox.password, settings.smtp.password,
+               settings.oauth2.client_secret if settings.oauth2 else None]
+    for secret in secrets:
+        if secret is None:
+            continue
+        try:
+            found.append(secret.reveal())
+        except SettingsError:  # not set: the command that needs it says so
+            pass
+    return [value for value in found if value]
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -199,8 +220,19 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
         wide = [rule.key for rule in load_rules(settings.rules_dir).fields]
     with open_existing_store(settings) as store:
-        export(store, sys.stdout, args.format, since=args.since,
-               timezone=settings.digest.timezone, wide_fields=wide)
+        if args.output is None:
+            export(store, sys.stdout, args.format, since=args.since,
+                   timezone=settings.digest.timezone, wide_fields=wide)
+            return EXIT_OK
+        try:  # personal data: readable by the service's user only, even if it existed
+            handle = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(handle, 0o600)
+        except OSError as err:
+            print(f"intake: export: {args.output}: {err.strerror}", file=sys.stderr)
+            return EXIT_OPERATION
+        with open(handle, "w", encoding="utf-8", newline="") as out:
+            export(store, out, args.format, since=args.since, timezone=settings.digest.timezone,
+                   wide_fields=wide)
     return EXIT_OK
 
 
@@ -269,7 +301,8 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
                          args, preview=str(preview)):
             print("nothing erased")
             return EXIT_OK
-        report = purge(store, args.older_than, now=utcnow())
+        report = purge(store, args.older_than, now=utcnow(),
+                       shadow_folder=settings.smtp.shadow_folder)
         print(report)
     return EXIT_OK
 
@@ -311,6 +344,24 @@ def _health(settings: Settings, args: argparse.Namespace) -> int:
     if problems:
         return EXIT_OPERATION
     print(f"healthy: {'; '.join(notes)}")
+    return EXIT_OK
+
+
+def _accept(settings: Settings, args: argparse.Namespace) -> int:
+    from .accept import NothingToAccept, accept
+
+    if not args.by.strip():
+        print("intake: accept: --by must name who accepts", file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        try:
+            reference, status, keys = accept(store, settings, args.reference, args.by.strip(),
+                                             utcnow())
+        except NothingToAccept as err:
+            print(f"intake: {err}", file=sys.stderr)
+            return EXIT_SETTINGS
+    print(f"{reference} accepted by {args.by.strip()}: now {status}; "
+          f"{len(keys)} answer{'s' if len(keys) != 1 else ''} changed")
     return EXIT_OK
 
 
@@ -358,6 +409,7 @@ COMMANDS = {
     "triage": _triage,
     "show": _show,
     "health": _health,
+    "accept": _accept,
     "web": _web,
     "triaged": _triaged,
     "reopen": reopen_command,

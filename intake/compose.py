@@ -108,6 +108,44 @@ class Composer:
             reply_to_id=intake.get("message_id"), auto_reply=False,
         )
 
+    def forged_correction_alert(self, intake: dict[str, Any]) -> EmailMessage:
+        """A correction under the referrer's address failed DMARC: the MASH is told.
+        The reference, time and status only."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        context = {
+            "reference": clean_header(intake["reference"]),
+            "received": self._local_time(intake.get("received_at")),
+            "status": str(intake.get("status") or ""),
+        }
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=f"[{context['reference']}] Prevent referral: possible forged correction",
+            template="forged", context=context,
+            reply_to_id=intake.get("message_id"), auto_reply=False,
+        )
+
+    def review_batch_alert(self, references: list[tuple[str, str]]) -> EmailMessage:
+        """Many manual-review referrals at once: one alert, (reference, review reason) each."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        listed = [(clean_header(r), clean_header(reason)) for r, reason in references]
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=f"Prevent referrals: {len(listed)} need manual review",
+            template="review_batch", context={"references": listed, "reference": None},
+            auto_reply=False,
+        )
+
+    def cap_alert(self, cap: int) -> EmailMessage:
+        """Automatic replies hit the hourly cap: they wait; the MASH hears it once."""
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject="Prevent intake: automatic replies paused (hourly limit reached)",
+            template="capped", context={"cap": cap, "reference": None},
+            auto_reply=False,
+        )
+
     # -- the one place a message is assembled -------------------------------
 
     def message(self, *, kind: str, to: list[str], subject: str, template: str,

@@ -9,9 +9,11 @@ secret the settings name is there. Nothing is created: not the store, not a fold
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TextIO
 
+from .diskspace import low_disk_warning
 from .errors import SettingsError
 from .preflight import issue17_rules, template_problems
 from .rules import load_rules
@@ -46,6 +48,9 @@ def check_locally(settings: Settings, out: TextIO) -> None:
     ok.append(f"store: ok — {settings.store_path} can be written")
     for line in ok:
         print(line, file=out, flush=True)
+    warning = low_disk_warning(settings.store_path)
+    if warning:  # a warning, not a failure: the worker still runs
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 def missing_secrets(settings: Settings) -> list[str]:

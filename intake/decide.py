@@ -23,6 +23,7 @@ from .classify import (
 )
 from .models import Extraction, ParsedEmail, RawMessage
 from .rules import Rules
+from .sender_auth import FAIL
 from .store import Store
 
 
@@ -36,6 +37,7 @@ class Decision:
     reply_to: str | None = None  # where an auto-reply may go; None: never answer
     machine_reason: str | None = None
     review_reason: str | None = None  # no form read, yet a person must look (intake)
+    forged: bool = False  # a correction from the referrer's address that failed DMARC
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class Context:
     store: Store
     own_addresses: tuple[str, ...]
     timezone: str = "Europe/London"
+    sender_auth: str = "none"  # pass | fail | none (sender_auth.py)
+    position_uid: int | None = None  # where the folder position may move; None: raw.uid
+
+
+def folder_position(ctx: Context) -> int:
+    """The UID the folder's recorded position moves to with this message (0: stays)."""
+    return ctx.raw.uid if ctx.position_uid is None else ctx.position_uid
 
 
 Step = Callable[[Context], Decision | None]
@@ -110,9 +119,12 @@ def _thread(ctx: Context) -> Decision | None:
     if finished or (machine and not has_form):
         return Decision("note", reason=machine or "intake closed", intake=intake,
                         machine_reason=machine)
-    referrer = {intake.get("sender"), intake.get("reply_to"),
-                (intake.get("fields") or {}).get("referrer_email", "").strip().lower()}
-    if email.sender and email.sender in referrer - {None, ""}:
+    if email.sender and email.sender in may_correct(intake):
+        if ctx.sender_auth == FAIL:
+            # Mail under the referrer's address the receiving server says is not theirs:
+            # it changes nothing, and the MASH is told.
+            return Decision("note", reason="unauthenticated-correction", intake=intake,
+                            forged=True)
         return Decision(
             "correction",
             intake=intake,
@@ -120,6 +132,16 @@ def _thread(ctx: Context) -> Decision | None:
             machine_reason=machine,
         )
     return Decision("note", reason="reply from someone else in the thread", intake=intake)
+
+
+def may_correct(intake: dict[str, Any]) -> set[str]:
+    """Who may correct an intake: its sender, or the referrer's email on the form as first
+    received. Never an address a correction wrote: no correction widens the list."""
+    first = intake.get("first_referrer_email")
+    if first is None and "first_referrer_email" not in intake:
+        first = (intake.get("fields") or {}).get("referrer_email", "")
+    allowed = {intake.get("sender"), (first or "").strip().lower()}
+    return {address for address in allowed if address}
 
 
 def _about_someone_else(extraction: Extraction, intake: dict[str, Any]) -> bool:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from .clock import day_bounds, iso, parse_iso
 from .queue_view import export_extras
+from .safe_text import csv_safe
 from .store import Store, decode_row
 
 CONTRACT_KEYS: tuple[str, ...] = (
@@ -24,7 +25,7 @@ CONTRACT_KEYS: tuple[str, ...] = (
 )
 EXTRA_KEYS: tuple[str, ...] = (
     "last_message_at", "urgent_because", "reminders_sent", "bounced", "folder", "closed_at",
-    "close_reason", "purged_at",
+    "close_reason", "purged_at", "sender_auth",
     "earlier_referrals", "screening_due", "screened_at",  # issue 17 (queue_view.py)
 )
 KEYS = CONTRACT_KEYS + EXTRA_KEYS
@@ -64,8 +65,8 @@ def export(store: Store, out: TextIO, fmt: str, *, since: date | None, timezone:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(keys + field_keys)
     for record in rows:
-        writer.writerow([_csv_cell(record[key]) for key in keys]
-                        + [record["fields"].get(key, "") for key in field_keys])
+        writer.writerow([csv_safe(_csv_cell(record[key])) for key in keys]
+                        + [csv_safe(str(record["fields"].get(key, ""))) for key in field_keys])
         count += 1
     out.flush()
     return count
@@ -98,6 +99,7 @@ def _record(intake: dict[str, Any]) -> dict[str, Any]:
     for key in ("missing", "invalid", "cc_missing", "urgent_because", "earlier_referrals"):
         record[key] = list(record[key] or [])
     record["fields"] = dict(record["fields"] or {})
+    record["sender_auth"] = record["sender_auth"] or "none"
     return record
 
 

@@ -40,6 +40,7 @@ class Mailbox(Protocol):
     def uids_after(self, folder: str, last_uid: int) -> list[int]: ...  # ascending
     def fetch(self, folder: str, uids: Sequence[int]) -> Iterator[RawMessage]: ...
     def received_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]: ...
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]: ...  # bytes
     def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None: ...
     def wait_for_mail(self, timeout: float) -> None: ...
 
@@ -236,6 +237,18 @@ class ImapMailbox:
                 dates.update({uid: _aware(item[b"INTERNALDATE"]) for uid, item in found.items()
                               if b"INTERNALDATE" in item})
         return dates
+
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
+        """RFC822.SIZE of each UID still there: what fetching it would cost."""
+        self._select(folder)
+        found_sizes: dict[int, int] = {}
+        uids = sorted(uids)
+        with _wrapped(f"{self.where}: fetch from {folder} failed"):
+            for start in range(0, len(uids), 1000):
+                found = self.client.fetch(uids[start:start + 1000], ["RFC822.SIZE"])
+                found_sizes.update({uid: int(item[b"RFC822.SIZE"]) for uid, item in found.items()
+                                    if b"RFC822.SIZE" in item})
+        return found_sizes
 
     def _fetch_batch(self, folder: str, batch: list[int]) -> Iterator[RawMessage]:
         self._select(folder)

@@ -161,6 +161,18 @@ class MaildirMailbox:
         return {uid: datetime.fromtimestamp(self._mtime(box, by_uid[uid]), tz=UTC)
                 for uid in uids if uid in by_uid}
 
+    def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
+        box, state = self._sync(folder)
+        by_uid = {uid: key for key, uid in state["uids"].items()}
+        found: dict[int, int] = {}
+        for uid in uids:
+            if uid in by_uid:
+                try:
+                    found[uid] = self._path(box, by_uid[uid]).stat().st_size
+                except (OSError, KeyError):
+                    continue
+        return found
+
     def mark_processed(self, folder: str, uids: Sequence[int], move: bool = True) -> None:
         if not uids:
             return

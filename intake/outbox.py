@@ -19,6 +19,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Any
 
 from .clock import iso, parse_iso
+from .compose import Composer
 from .crashpoints import crashpoint
 from .errors import SendError
 from .records import REPLY_KINDS, Kind, OutboxItem, SendStatus, json_list
@@ -108,12 +109,23 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
         return report
     done_word = "written to shadow folder" if writing else "sent"
     recent = _recent_replies(store, now)
+    sent_this_hour = sum(len(times) for times in _recent_reply_rows(store, now))
+    cap = settings.max_automatic_per_hour
     connected = False
     try:
         for row in rows:
             outbox_id, kind = row.id, row.kind
             recipients = list(row.recipients)
             label = f"{row.reference or '-'} outbox {outbox_id} {kind}"
+            if row.is_reply and not writing and sent_this_hour >= cap:
+                # Every automatic reply together, to anyone: a flood waits, never dropped.
+                until = _cap_free_at(store, cap, now)
+                _defer(store, row, until, now, reason="hourly-automatic-cap")
+                report.deferred.append(outbox_id)
+                log.warning("%s waits until %s (at most %d automatic replies an hour)",
+                            label, iso(until), cap)
+                _tell_mash_once(store, settings, cap, now)
+                continue
             if row.is_reply and not writing:
                 until = _limited_until(recent, recipients, limit, now)
                 if until is not None:
@@ -164,6 +176,8 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             report.sent.append(outbox_id)
             for address in taken:
                 recent.setdefault(address, []).append(now)
+            if kind in REPLY_KINDS:
+                sent_this_hour += 1
             log.info("%s %s", label, done_word)
             if refused:
                 report.held += later["held"]
@@ -312,11 +326,44 @@ def _held_effects(store: Store, row: OutboxItem, outbox_id: int, err: SendError,
                     reason="refused-at-send")
 
 
-def _defer(store: Store, row: OutboxItem, until: datetime, now: datetime) -> None:
+def _defer(store: Store, row: OutboxItem, until: datetime, now: datetime, *,
+           reason: str = "hourly-reply-limit") -> None:
     with store.transaction():
         store.update("outbox", row.id, {"next_attempt_at": until})
         store.audit("deferred", intake_id=row.intake_id, at=now, outbox_id=row.id,
-                    kind=row.kind, until=iso(until), reason="hourly-reply-limit")
+                    kind=row.kind, until=iso(until), reason=reason)
+
+
+# -- the global hourly cap on automatic replies ---------------------------------
+
+
+def _recent_reply_rows(store: Store, now: datetime) -> list[list[str]]:
+    marks = ",".join("?" * len(REPLY_KINDS))
+    return [[row["sent_at"]] for row in store.query(
+        f"SELECT sent_at FROM outbox WHERE status = 'sent' AND kind IN ({marks}) "
+        f"AND sent_at > ?", (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)))]
+
+
+def _cap_free_at(store: Store, cap: int, now: datetime) -> datetime:
+    """When the hour's count will have fallen below the cap."""
+    times = sorted(parse_iso(t) for (t,) in _recent_reply_rows(store, now))
+    if len(times) < cap:
+        return now
+    return max(now, times[len(times) - cap] + RATE_WINDOW)
+
+
+def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -> None:
+    """One alert to the MASH per hour the cap holds replies back (kind `alert`: exempt)."""
+    with store.transaction():
+        told = store.query("SELECT at FROM notices WHERE kind = 'automatic-cap'")
+        if told and parse_iso(told[0][0]) > now - RATE_WINDOW:
+            return
+        store.conn.execute(
+            "INSERT INTO notices (kind, at) VALUES ('automatic-cap', ?) "
+            "ON CONFLICT(kind) DO UPDATE SET at = excluded.at", (iso(now),))
+        if settings.alert_to:
+            composer = Composer(settings, settings.templates_dir)
+            queue(store, composer.cap_alert(cap), kind="alert", intake_id=None, now=now)
 
 
 # -- the per-address hourly limit -----------------------------------------------

@@ -38,8 +38,11 @@ _REGISTRY_CAP = 4 * 1024  # subjects up to this length go through policy.default
 
 _ADDRESS = re.compile(r"[^@\s<>(),;:\"\[\]\\]+@[^@\s<>(),;:\"\[\]\\]+")
 _MESSAGE_ID = re.compile(r"<[^<>]*>")
+_WELL_FORMED_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")  # printable ASCII, no <>
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# C1 controls and bidirectional overrides: dropped from every header value (safe_text.py).
+_INVISIBLE = re.compile("[\x80-\x9f\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f]")
 
 
 class _CappedPolicy(Compat32):
@@ -105,9 +108,11 @@ def _build(message: Message, walked: _Walk, defects: list[str]) -> ParsedEmail:
 
     senders = _addresses(values("from"), defects)
     return_path = _return_path(values("return-path")[:1], defects)
-    message_ids = _message_ids(values("message-id")[:1])
-    written_id = _clean(_unsurrogate(values("message-id")[0])) if values("message-id") else ""
-    message_id = message_ids[0] if message_ids else written_id or None
+    # Only a well-formed <...> Message-ID is kept: anything else (a formula, a
+    # script) would reach the export, the replies' In-Reply-To and the screen.
+    message_ids = [found for found in _message_ids(values("message-id")[:1])
+                   if _WELL_FORMED_ID.fullmatch(found)]
+    message_id = message_ids[0] if message_ids else None
     subject = values("subject")
     return ParsedEmail(
         message_id=message_id,
@@ -248,6 +253,7 @@ def _unsurrogate(text: str) -> str:
 
 def _clean(text: str) -> str:
     """Unfold and drop control characters: no CR/LF ever leaves parse in a header value."""
+    text = _INVISIBLE.sub("", text)
     return _CONTROL.sub(lambda m: "" if m.group() in "\r\n" else " ", text).strip()
 
 

@@ -7,6 +7,7 @@ which are their source. `[rules] path` and `templates` point elsewhere.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -17,3 +18,13 @@ def project_dir(name: str) -> Path:
     """The default `name` folder (rules or templates)."""
     bundled = PACKAGE / "bundled" / name
     return bundled if bundled.is_dir() else SOURCE_ROOT / name
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a folder (and any missing parents) readable by the service's user only.
+    An existing folder is left as it is: the operator chose its mode."""
+    old = os.umask(0o077)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    finally:
+        os.umask(old)

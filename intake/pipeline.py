@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from .bursts import load_burst_rule
 from .classify import says_referral
 from .compose import Composer
-from .decide import Context, decide
+from .decide import Context, decide, folder_position
 from .errors import StoreError
 from .extract import ParserPool
 from .models import Extraction, ParsedEmail, RawMessage
 from .outbox import queue
 from .parse import parse
+from .parse_apart import APART_BYTES, parse_apart
 from .record import Recorded, record
 from .rules import Rules
+from .safe_text import clean_fields
+from .sender_auth import sender_auth
 from .settings_types import Settings
 from .store import Store
 
@@ -35,12 +41,22 @@ class Pipeline:
         self.rules = rules
         self.pool = pool
         self.composer = composer
+        self.burst_rule = load_burst_rule(settings.rules_dir)
         sender = settings.smtp.sender
         own = {settings.mailbox.address, sender.rsplit("<", 1)[-1].rstrip(">").strip().lower()}
         self.own_addresses = tuple(a for a in own if a)
 
-    def process(self, batch: Sequence[RawMessage], now: datetime) -> Iterator[Recorded]:
-        """Record each message of the batch in order, yielding as each commits."""
+    def process(self, batch: Sequence[RawMessage], now: datetime | Callable[[], datetime]
+                ) -> Iterator[tuple[RawMessage, Recorded]]:
+        """Record each message of the batch as soon as it is read, yielding (the message,
+        what was recorded) as each commits.
+
+        Messages are recorded in the order they arrived, except that one whose form is
+        still being read after `SLOW_GRACE_SECONDS` (moved to the parser's slow lane) is
+        overtaken by those behind it, so it never holds up their alerts. A message that
+        replies to one still being read waits for it. The folder position only moves over
+        messages recorded with every earlier one of their folder: a kill never skips one."""
+        clock = now if callable(now) else (lambda: now)
         parsed = [self._parse(raw) for raw in batch]
         hashes = [content_hash(raw, email) for raw, email in zip(batch, parsed, strict=True)]
         # Parse forms in parallel, except for second deliveries we will not read again.
@@ -48,24 +64,43 @@ class Pipeline:
             i for i, (email, digest) in enumerate(zip(parsed, hashes, strict=True))
             if not batch[i].too_large and not self._repeat(email, digest)
         ]
-        extractions: dict[int, Extraction] = {}
-        if wanted:
-            results = self.pool.extract_many([parsed[i].attachments for i in wanted])
-            extractions = dict(zip(wanted, results, strict=True))
-        for i, raw in enumerate(batch):
-            extraction = extractions.get(i, Extraction(source="none"))
-            if raw.too_large:  # only its header was downloaded: a person must look
-                extraction = Extraction(source="none", review_reason="too-large",
-                                        carries_form=True)
-            elif not extraction.carries_form and cut_short(parsed[i]):
-                # The MIME walk stopped early: a form may lie beyond where it stopped, and
-                # "no form attached" would be untrue. A person must look.
-                extraction = Extraction(source="none", review_reason="damaged",
-                                        carries_form=True)
-            elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
-                extraction = Extraction(source="none", review_reason="damaged",
-                                        carries_form=True)
-            yield self.record_one(raw, parsed[i], extraction, hashes[i], now)
+        ready: dict[int, Extraction] = {
+            i: Extraction(source="none") for i in range(len(batch)) if i not in set(wanted)}
+        order = _Order(batch, parsed)
+        jobs = self.pool.extract_as_ready([parsed[i].attachments for i in wanted],
+                                          grace=SLOW_GRACE_SECONDS)
+        try:
+            for i in order.next_ready(ready):
+                yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i), order,
+                                                clock())
+            for job, result in jobs:
+                if result is None:
+                    order.slow.add(wanted[job])
+                else:
+                    ready[wanted[job]] = result
+                for i in order.next_ready(ready):
+                    yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i),
+                                                    order, clock())
+        finally:
+            jobs.close()  # stopped early: no parser answer is left for the next batch
+
+    def _record_at(self, i: int, batch: Sequence[RawMessage], parsed: list[ParsedEmail],
+                   hashes: list[str], extraction: Extraction, order: _Order,
+                   now: datetime) -> Recorded:
+        raw = batch[i]
+        if raw.too_large:  # only its header was downloaded: a person must look
+            extraction = Extraction(source="none", review_reason="too-large",
+                                    carries_form=True)
+        elif not extraction.carries_form and cut_short(parsed[i]):
+            # The MIME walk stopped early: a form may lie beyond where it stopped, and
+            # "no form attached" would be untrue. A person must look.
+            extraction = Extraction(source="none", review_reason="damaged",
+                                    carries_form=True)
+        elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
+            extraction = Extraction(source="none", review_reason="damaged",
+                                    carries_form=True)
+        position = order.taken(i)
+        return self.record_one(raw, parsed[i], extraction, hashes[i], now, position=position)
 
     def _repeat(self, email: ParsedEmail, digest: str) -> bool:
         """The very same message was recorded before: its form need not be read again."""
@@ -73,17 +108,29 @@ class Pipeline:
         return first is not None and first["content_hash"] == digest
 
     def _parse(self, raw: RawMessage) -> ParsedEmail:
-        return parse(raw.data, max_attachment_bytes=self.settings.mailbox.max_attachment_bytes)
+        cap = self.settings.mailbox.max_attachment_bytes
+        if len(raw.data) > APART_BYTES:  # the parser's working memory stays out of ours
+            return parse_apart(raw.data, max_attachment_bytes=cap,
+                               timeout=self.settings.parse_timeout_seconds,
+                               memory_mb=self.settings.parse_memory_mb)
+        return parse(raw.data, max_attachment_bytes=cap)
 
     def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
-                   content_hash: str, now: datetime) -> Recorded:
+                   content_hash: str, now: datetime, *, position: int | None = None
+                   ) -> Recorded:
+        # Answers are data: no control or bidi-control character is stored (safe_text.py).
+        extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                             where=clean_fields(extraction.where))
         ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
-                      self.own_addresses, self.settings.digest.timezone)
+                      self.own_addresses, self.settings.digest.timezone,
+                      sender_auth(email, self.settings.mailbox.trusted_authserv_ids),
+                      position_uid=position)
         try:
             decision = decide(ctx)
             return record(ctx, decision, self.composer,
                           mailbox_address=self.settings.mailbox.address,
-                          main_folder=self.settings.mailbox.folder, now=now)
+                          main_folder=self.settings.mailbox.folder, now=now,
+                          burst_rule=self.burst_rule)
         except StoreError:
             raise
         except Exception as err:  # a bug must not lose the message: shunt it to a person
@@ -120,14 +167,14 @@ class Pipeline:
             except Exception as alert_err:  # the failure may be the composer's own
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)
-            store.set_folder_state(raw.folder, raw.uidvalidity, raw.uid)
+            store.set_folder_state(raw.folder, raw.uidvalidity, folder_position(ctx))
         return Recorded(raw.uid, "intake", reference, "manual_review", "error")
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
-    """What makes two deliveries the same message: its text and its files (and, without a
-    Message-ID, its sender and Date), not the trace headers or MIME boundaries a second
-    delivery may change. A message cut to its header is hashed whole, with its size."""
+    """What makes two deliveries the same message: its text and its files, not the trace
+    headers or MIME boundaries a second delivery may change. A message cut to its
+    header is hashed whole, with its size."""
     digest = hashlib.sha256()
     if raw.too_large:
         digest.update(raw.data + str(raw.size).encode())
@@ -138,14 +185,33 @@ def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
         date = email.header_values("date")
         digest.update(f"{email.sender or ''}\n{date[0] if date else ''}\n".encode(
             "utf-8", "replace"))
-    digest.update(" ".join(email.subject.split()).encode("utf-8", "replace"))
+    _hash_words(digest, email.subject)
     # A blank text/plain part hashed as "" before body_text fell back to the HTML:
     # kept so, or a rescan would not know the messages recorded then.
-    text = "" if email.blank_plain_part else email.body_text
-    digest.update(" ".join(text.split()).encode("utf-8", "replace"))
+    _hash_words(digest, "" if email.blank_plain_part else email.body_text)
     for attachment in email.attachments:
         digest.update(hashlib.sha256(attachment.data).digest())
     return digest.hexdigest()
+
+
+_HASH_CHUNK = 1 << 20  # characters: the words of a 20 MB body are hashed a chunk at a time
+
+
+def _hash_words(digest: Any, text: str) -> None:
+    """Hash " ".join(text.split()), UTF-8, without holding a list of every word."""
+    first, carry, start = True, "", 0
+    while True:
+        chunk = carry + text[start:start + _HASH_CHUNK]
+        start += _HASH_CHUNK
+        more = start < len(text)
+        words = chunk.split()
+        # A chunk that ends inside a word: the word goes on into the next chunk.
+        carry = words.pop() if more and words and not chunk[-1].isspace() else ""
+        if words:
+            digest.update((("" if first else " ") + " ".join(words)).encode("utf-8", "replace"))
+            first = False
+        if not more:
+            return
 
 
 WALK_CUT_SHORT = ("too-many-parts", "too-deep", "unparseable-mime", "walk-failed")
@@ -171,3 +237,55 @@ def damaged_referral(email: ParsedEmail, raw: RawMessage, rules: Rules) -> bool:
     if not broken:
         return False
     return says_referral(email, rules) or any(mark in raw.data for mark in PDF_MARKS)
+
+
+SLOW_GRACE_SECONDS = 2.0  # a form still being read after this is overtaken by the rest
+
+
+class _Order:
+    """Which message of a batch may be recorded next, and the folder position after it."""
+
+    def __init__(self, batch: Sequence[RawMessage], parsed: list[ParsedEmail]):
+        self.batch = batch
+        self.parsed = parsed
+        self.done: set[int] = set()
+        self.slow: set[int] = set()
+
+    def next_ready(self, ready: dict[int, Extraction]) -> Iterator[int]:
+        """The messages that may be recorded now, first come first; each is recorded
+        (taken) before the next is asked for."""
+        while True:
+            found = None
+            for i in range(len(self.batch)):
+                if i in self.done:
+                    continue
+                if i in ready and self._may_overtake(i):
+                    found = i
+                    break
+                if i not in self.slow:
+                    break  # in arrival order: wait for this one
+            if found is None:
+                return
+            yield found
+
+    def _may_overtake(self, i: int) -> bool:
+        """Every earlier message is recorded, or slow and not one this replies to."""
+        email = self.parsed[i]
+        thread = {*email.in_reply_to, *email.references}
+        waiting_for = [j for j in range(i) if j not in self.done]
+        return all(j in self.slow and self.parsed[j].message_id not in thread
+                   for j in waiting_for)
+
+    def taken(self, i: int) -> int:
+        """Mark message i recorded; the UID its folder's position may move to (0: not at
+        all, an earlier message of the folder is still being read)."""
+        self.done.add(i)
+        folder = self.batch[i].folder
+        position = 0
+        for j, raw in enumerate(self.batch):
+            if raw.folder != folder:
+                continue
+            if j not in self.done:
+                break
+            position = raw.uid
+        return position

@@ -113,6 +113,11 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
             complete | {"earlier_referrals": ["PRV-2025-00007"]})),
         ("overdue alert", lambda: overdue_alert(composer, complete, {
             "due_at": SAMPLE_AT.isoformat(), "working_hours": 4.0})),
+        ("alert (possible forged correction)",
+         lambda: composer.forged_correction_alert(complete)),
+        ("alert (manual-review burst)",
+         lambda: composer.review_batch_alert([("PRV-2026-00001", "scan")])),
+        ("alert (automatic replies paused)", lambda: composer.cap_alert(100)),
         ("service (down)", lambda: _service(composer, recovered=False)),
         ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(

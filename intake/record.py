@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .answers import keep_version, propose
+from .bursts import BurstRule, hold_review_alert
 from .check import check
 from .clock import parse_iso
 from .compose import Composer
-from .decide import Context, Decision
+from .decide import Context, Decision, folder_position
 from .followup import follow_up, with_earlier
 from .models import Extraction, Verdict
 from .outbox import queue
@@ -34,7 +36,7 @@ class Recorded:
 
 
 def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_address: str,
-           main_folder: str, now: datetime) -> Recorded:
+           main_folder: str, now: datetime, burst_rule: BurstRule | None = None) -> Recorded:
     """Write the decision; return what was written. Raises StoreError if it could not be."""
     store = ctx.store
     with store.transaction():
@@ -49,21 +51,44 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
             "recorded_at": now,
             "outcome": decision.outcome,
             "reason": decision.reason,
-            "raw": ctx.raw.data if decision.outcome in ("intake", "correction", "note") else None,
+            "raw": _raw_to_keep(ctx, decision),
+            "sender_auth": ctx.sender_auth,
         })
         store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
                     folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
         if decision.outcome == "intake":
             result = _new_intake(ctx, decision, composer, message_row, mailbox_address,
-                                 main_folder, now)
+                                 main_folder, now, burst_rule)
         elif decision.outcome == "correction":
             result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
         elif decision.outcome in ("note", "bounce") and decision.intake:
-            result = _attach(ctx, decision, message_row, now)
+            result = _attach(ctx, decision, composer, message_row, now)
         else:
             result = Recorded(ctx.raw.uid, decision.outcome, reason=decision.reason)
-        store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, ctx.raw.uid)
+        store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, folder_position(ctx))
     return result
+
+
+NOTE_RAW_CAP = 1024 * 1024  # bytes kept of a message that is not a referral (a note)
+
+
+def _raw_to_keep(ctx: Context, decision: Decision) -> bytes | None:
+    """The bytes stored with the message: a referral's (or correction's) whole; a note's
+    up to NOTE_RAW_CAP (a 28 MB reply from someone else in the thread is not kept whole);
+    nothing for the rest."""
+    if not _keeps_raw(decision):
+        return None
+    if decision.outcome == "note" and len(ctx.raw.data) > NOTE_RAW_CAP:
+        return ctx.raw.data[:NOTE_RAW_CAP]
+    return ctx.raw.data
+
+
+def _keeps_raw(decision: Decision) -> bool:
+    """Referrals, corrections and notes keep their bytes, until their intake is purged:
+    a reply that arrives after the purge keeps nothing personal either."""
+    if decision.outcome not in ("intake", "correction", "note"):
+        return False
+    return not (decision.intake or {}).get("purged_at")
 
 
 def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, received_at: datetime,
@@ -74,7 +99,7 @@ def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, recei
                  mailbox_address=mailbox_address, extra_recipients=extra_recipients)
 
 
-def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
+def verdict_columns(verdict: Verdict) -> dict[str, Any]:
     return {
         "status": verdict.status,
         "missing": list(verdict.missing),
@@ -86,7 +111,8 @@ def _verdict_columns(verdict: Verdict) -> dict[str, Any]:
 
 
 def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-                mailbox_address: str, main_folder: str, now: datetime) -> Recorded:
+                mailbox_address: str, main_folder: str, now: datetime,
+                burst_rule: BurstRule | None = None) -> Recorded:
     store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
     if decision.review_reason:
         extraction = replace(extraction, review_reason=decision.review_reason)
@@ -100,7 +126,7 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         "reply_to": decision.reply_to,
         "received_at": raw.received_at,
         "last_message_at": raw.received_at,
-        **_verdict_columns(verdict),
+        **verdict_columns(verdict),
         "fields": extraction.fields,
         "field_sources": extraction.where,
         "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
@@ -110,6 +136,8 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         "review_reason": extraction.review_reason,
         "folder": raw.folder if raw.folder != main_folder else None,
         "machine_reason": decision.machine_reason,
+        "sender_auth": ctx.sender_auth,
+        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
         "created_at": now,
         "updated_at": now,
     })
@@ -128,10 +156,17 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         queued.append("ack")
     else:
         store.audit("not-answered", **audit, reason=decision.machine_reason or "no-reply-address")
-    if verdict.priority == "urgent" or verdict.status == "manual_review" or followup.raised:
+    if verdict.priority == "urgent" or followup.raised:
         queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
               intake_id=intake_id, now=now)
         queued.append("alert")
+    elif verdict.status == "manual_review":
+        if burst_rule is not None and hold_review_alert(store, burst_rule, intake_id, now):
+            queued.append("alert-batched")  # goes with the others of the burst, in one
+        else:
+            queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
+                  intake_id=intake_id, now=now)
+            queued.append("alert")
     return Recorded(raw.uid, "intake", reference, verdict.status, extraction.review_reason,
                     tuple(queued))
 
@@ -142,6 +177,9 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
     intake = decision.intake or {}
     intake_id = intake["id"]
     readable = new.carries_form and new.review_reason is None
+    if readable and intake.get("status") == "manual_review":
+        # No correction takes an intake out of manual review by itself: a person accepts.
+        return _proposal(ctx, decision, composer, message_row, now)
     fields = dict(intake.get("fields") or {})
     if readable:
         fields.update({k: v for k, v in new.fields.items() if v.strip()})
@@ -160,8 +198,10 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
         sources.update(new.where)
     reply_to = intake.get("reply_to") or decision.reply_to
     still_incomplete = verdict.status == "incomplete"
+    keep_version(store, intake, fields, now=now, message_row=message_row,
+                 status_after=verdict.status)
     store.update("intakes", intake_id, {
-        **_verdict_columns(verdict),
+        **verdict_columns(verdict),
         "reply_to": reply_to,
         # Reminders are timed from the latest message: a new message starts them afresh.
         "reminders_sent": 0 if still_incomplete else intake.get("reminders_sent", 0),
@@ -199,7 +239,32 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
                     merged.review_reason, tuple(queued))
 
 
-def _attach(ctx: Context, decision: Decision, message_row: int, now: datetime) -> Recorded:
+def _proposal(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+              now: datetime) -> Recorded:
+    """A readable correction of an intake in manual review: its answers wait for a person;
+    the intake keeps its answers and status, and takes in the new message's addresses."""
+    store, new = ctx.store, ctx.extraction
+    intake = decision.intake or {}
+    answers = {k: v for k, v in new.fields.items() if v.strip()}
+    propose(store, intake, answers, dict(new.where), new.source, message_row=message_row,
+            now=now)
+    store.update("intakes", intake["id"], {
+        "recipients": sorted({*intake.get("recipients", []), *ctx.email.to, *ctx.email.cc}),
+        "last_message_at": ctx.raw.received_at, "updated_at": now,
+    })
+    store.update("messages", message_row, {"intake_id": intake["id"]})
+    queued = []
+    if decision.reply_to:
+        updated = store.intake_by_id(intake["id"]) or {}
+        queue(store, composer.acknowledgement(updated, correction=True), kind="correction",
+              intake_id=intake["id"], now=now)
+        queued.append("correction")
+    return Recorded(ctx.raw.uid, "correction", intake["reference"], intake.get("status"),
+                    "proposal waiting", tuple(queued))
+
+
+def _attach(ctx: Context, decision: Decision, composer: Composer, message_row: int,
+            now: datetime) -> Recorded:
     """A note from someone else in the thread, or a bounce of what we sent."""
     store = ctx.store
     intake = decision.intake or {}
@@ -208,8 +273,13 @@ def _attach(ctx: Context, decision: Decision, message_row: int, now: datetime) -
         store.update("intakes", intake["id"], {"bounced": 1, "updated_at": now})
     store.audit(decision.outcome, intake_id=intake["id"], message_row=message_row, at=now,
                 reason=decision.reason)
+    queued: tuple[str, ...] = ()
+    if decision.forged:
+        queue(store, composer.forged_correction_alert(intake), kind="alert",
+              intake_id=intake["id"], now=now)
+        queued = ("alert",)
     return Recorded(ctx.raw.uid, decision.outcome, intake["reference"], intake.get("status"),
-                    decision.reason)
+                    decision.reason, queued)
 
 
 def _received(intake: dict[str, Any]) -> datetime:

@@ -157,6 +157,8 @@ class Intake:
     purged_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    sender_auth: str | None = None  # pass | fail | none (sender_auth.py); None: before it
+    first_referrer_email: str | None = None  # who may correct, with the sender (decide.py)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Intake:
@@ -193,6 +195,8 @@ class Intake:
             purged_at=_when(row.get("purged_at")),
             created_at=_when(row.get("created_at")),
             updated_at=_when(row.get("updated_at")),
+            sender_auth=row.get("sender_auth"),
+            first_referrer_email=row.get("first_referrer_email"),
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -212,7 +216,8 @@ class Intake:
             "last_reminder_at": self.last_reminder_at, "bounced": int(self.bounced),
             "closed_at": self.closed_at, "close_reason": self.close_reason,
             "purged_at": self.purged_at, "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "updated_at": self.updated_at, "sender_auth": self.sender_auth,
+            "first_referrer_email": self.first_referrer_email,
         }
 
     @property

@@ -1,7 +1,8 @@
 """Remind referrers whose referral is still incomplete.
 
-Only `incomplete` intakes with an address to answer, not closed and whose
-referrer's address has not bounced, up to `[reminders] max`. The first is due
+Only `incomplete` intakes with an address to answer, not closed, whose
+referrer's address has not bounced and whose mail did not fail DMARC (the
+address may be someone else's), up to `[reminders] max`. The first is due
 `first_after_hours` after the intake's latest message, each next one
 `every_hours` after the one before (and never sooner than `first_after_hours`
 after a later message). Each reminder is queued, counted and audited in one
@@ -24,6 +25,7 @@ log = logging.getLogger("intake.reminders")
 _CANDIDATES = (
     "SELECT id FROM intakes WHERE status = 'incomplete' AND closed_at IS NULL "
     "AND purged_at IS NULL AND bounced = 0 AND reply_to IS NOT NULL AND reply_to != '' "
+    "AND COALESCE(sender_auth, 'none') != 'fail' "
     "AND reminders_sent < ? ORDER BY id"
 )
 
@@ -43,6 +45,7 @@ def wants_reminder(intake: Intake, settings: Settings, now: datetime) -> bool:
         and intake.closed_at is None
         and intake.purged_at is None
         and not intake.bounced
+        and intake.sender_auth != "fail"  # never chase an address that may not be theirs
         and bool(intake.reply_to)
         and intake.reminders_sent < settings.reminders.max
         and reminder_due_at(intake, settings) <= now

@@ -23,7 +23,9 @@ from .followup import follow_up, with_earlier
 from .models import Extraction, RawMessage
 from .outbox import queue
 from .pipeline import Pipeline, content_hash
-from .record import _attach, _correction, _verdict, _verdict_columns
+from .record import _attach, _correction, _verdict, verdict_columns
+from .safe_text import clean_fields
+from .sender_auth import sender_auth
 from .store import decode_row
 
 log = logging.getLogger("intake")
@@ -67,8 +69,11 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
                      parse_iso(row["received_at"]), data, len(data))
     email = pipeline._parse(raw)
     extraction = pipeline.pool.extract_many([email.attachments])[0]
+    extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                         where=clean_fields(extraction.where))
     ctx = Context(raw, email, extraction, content_hash(raw, email), pipeline.rules,
-                  pipeline.store, pipeline.own_addresses, pipeline.settings.digest.timezone)
+                  pipeline.store, pipeline.own_addresses, pipeline.settings.digest.timezone,
+                  sender_auth(email, pipeline.settings.mailbox.trusted_authserv_ids))
     decision = _decide_again(ctx)
     store, composer = pipeline.store, pipeline.composer
     with store.transaction():
@@ -82,7 +87,7 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
             result = _correction(ctx, decision, composer, row["message_row"],
                                  pipeline.settings.mailbox.address, now)
         elif decision.outcome in ("note", "bounce") and decision.intake:
-            result = _attach(ctx, decision, row["message_row"], now)
+            result = _attach(ctx, decision, composer, row["message_row"], now)
         else:
             store.update("messages", row["message_row"], {"intake_id": None})
             result = None
@@ -117,7 +122,7 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
     verdict = _verdict(ctx, dict(extraction.fields), extraction, ctx.raw.received_at,
                        pipeline.settings.mailbox.address, [])
     store.update("intakes", intake["id"], {
-        **_verdict_columns(verdict),
+        **verdict_columns(verdict),
         "reply_to": decision.reply_to,
         "fields": extraction.fields,
         "field_sources": extraction.where,
@@ -127,6 +132,8 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
         "source": extraction.source,
         "review_reason": extraction.review_reason,
         "machine_reason": decision.machine_reason,
+        "sender_auth": ctx.sender_auth,
+        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
         "updated_at": now,
     })
     audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}

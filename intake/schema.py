@@ -205,6 +205,62 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX notes_intake ON notes(intake_id);
         """,
     ),
+    (
+        # issue 14: who sent each message (RFC 8601, trusted servers only), the
+        # referrer's address as first received (only it or the sender may correct),
+        # every earlier version of an intake's answers, and corrections waiting for a
+        # person (an intake in manual review leaves it only when someone accepts).
+        "i14-sender-auth",
+        """
+        ALTER TABLE messages ADD COLUMN sender_auth TEXT;
+        ALTER TABLE intakes ADD COLUMN sender_auth TEXT;
+        ALTER TABLE intakes ADD COLUMN first_referrer_email TEXT;
+        UPDATE intakes SET first_referrer_email =
+            lower(trim(json_extract(fields, '$.referrer_email')));
+        CREATE TABLE answer_versions (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            at TEXT NOT NULL,
+            message_row INTEGER,
+            accepted_by TEXT,
+            fields_before TEXT NOT NULL DEFAULT '{}',
+            changed_keys TEXT NOT NULL DEFAULT '[]',
+            status_before TEXT,
+            status_after TEXT
+        );
+        CREATE INDEX answer_versions_intake ON answer_versions(intake_id);
+        CREATE TABLE proposals (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            message_row INTEGER,
+            created_at TEXT NOT NULL,
+            proposed_fields TEXT NOT NULL DEFAULT '{}',
+            proposed_sources TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL DEFAULT 'none',
+            status TEXT NOT NULL DEFAULT 'waiting',
+            decided_at TEXT,
+            decided_by TEXT
+        );
+        CREATE INDEX proposals_intake ON proposals(intake_id, status);
+        CREATE TABLE notices (
+            kind TEXT PRIMARY KEY,
+            at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        # issue 14: manual-review alerts held back in a burst, sent together (bursts.py).
+        "i14-alert-batch",
+        """
+        CREATE TABLE alert_batch (
+            id INTEGER PRIMARY KEY,
+            intake_id INTEGER NOT NULL REFERENCES intakes(id),
+            at TEXT NOT NULL,
+            outbox_id INTEGER
+        );
+        CREATE INDEX alert_batch_waiting ON alert_batch(outbox_id);
+        """,
+    ),
 )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import SendError, SettingsError
+from .paths import make_private_dir
 from .settings import is_loopback
 from .settings_types import Settings, SmtpSettings
 
@@ -273,7 +274,7 @@ class FolderSender:
 
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> Refused:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.folder)
             path = self.folder / f"{eml_name(raw)}.eml"
             handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
             try:

@@ -113,6 +113,16 @@ def _addresses(value: list) -> str | None:
     return None
 
 
+def _authserv_ids(reader: _Reader) -> tuple[str, ...]:
+    """`[mailbox] trusted_authserv_ids`: host names (or `exchange-online`), lower case."""
+    def check(value: list) -> str | None:
+        for item in value:
+            if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", item):
+                return f"not an authserv-id (a host name, or exchange-online): {item!r}"
+        return None
+    return tuple(v.lower() for v in reader.get("trusted_authserv_ids", list, [], check))
+
+
 def _time(value: str) -> str | None:
     return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value) else "must be HH:MM"
 
@@ -191,6 +201,7 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
             address=(box.get("address", str, "prevent@lewisham.gov.uk") or "").lower(),
             processed_folder=box.get("processed_folder", str, None),
             max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+            trusted_authserv_ids=_authserv_ids(box),
         )
     else:
         host, security, port = _security(box, "tls")
@@ -211,8 +222,10 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
             processed_folder=box.get("processed_folder", str, None),
             poll_seconds=box.get("poll_seconds", float, 60.0, _positive),
             batch_size=box.get("batch_size", int, 50, _positive),
+            batch_bytes=box.get("batch_bytes", int, 32 * 2**20, _positive),
             max_message_bytes=box.get("max_message_bytes", int, 30 * 2**20, _positive),
             max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+            trusted_authserv_ids=_authserv_ids(box),
         )
 
     smtp_reader = _Reader(data, "smtp", problems)
@@ -266,6 +279,7 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         max_replies_per_address_per_hour=replies.get(
             "max_per_address_per_hour", int, 5, _positive
         ),
+        max_automatic_per_hour=replies.get("max_per_hour", int, 100, _positive),
         oauth2=oauth2,
         rules_dir=_path(base, rules.get("path", str, None)),
         templates_dir=_path(base, rules.get("templates", str, None)),

@@ -66,9 +66,11 @@ class MailboxSettings:
     poll_seconds: float = 60.0
     path: Path | None = None  # maildir only
     batch_size: int = 50
+    batch_bytes: int = 32 * 1024 * 1024  # what one batch may hold in memory, at most
     max_message_bytes: int = 30 * 1024 * 1024
     max_attachment_bytes: int = 25 * 1024 * 1024
     tls_verify: bool = True  # off only with tls_insecure_host naming this host
+    trusted_authserv_ids: tuple[str, ...] = ()  # whose Authentication-Results count
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ class Settings:
     parse_timeout_seconds: float = 20.0
     parse_memory_mb: int = 1024
     parser_workers: int = 2
+    max_automatic_per_hour: int = 100  # every reply to anyone, together; alerts exempt
     web: WebSettings | None = None  # [web]; None when the section is absent
     working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
     health: HealthSettings = field(default_factory=HealthSettings)

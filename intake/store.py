@@ -23,6 +23,7 @@ from typing import Any
 
 from .clock import iso, utcnow
 from .errors import StoreError, StoreLockedError
+from .paths import make_private_dir
 from .records import format_reference
 from .schema import MIGRATIONS, statements
 
@@ -30,7 +31,7 @@ LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a ful
 
 JSON_COLUMNS = frozenset(
     {"missing", "invalid", "cc_missing", "findings", "fields", "field_sources", "recipients",
-     "urgent_because"}
+     "urgent_because", "fields_before", "changed_keys", "proposed_fields", "proposed_sources"}
 )
 
 
@@ -44,7 +45,7 @@ class Store:
         self.queue_mode: str | None = None
         try:
             if not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(self.path.parent)
                 if not self.path.exists():
                     os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
                 os.chmod(self.path, 0o600)

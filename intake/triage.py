@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .answers import history_lines
 from .clock import day_bounds, iso, local_day, parse_iso, utcnow
 from .errors import SettingsError
 from .followup import on_close
@@ -20,6 +21,7 @@ from .outbox import smtp_code
 from .queue_view import annotate, show_lines
 from .records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, Status
 from .rules import load_rules
+from .safe_text import visible
 from .settings_types import Settings
 from .store import Store, decode_row
 
@@ -36,6 +38,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("missing_text", "Missing"),
     ("reminders_sent", "Reminders"),
     ("days_open", "Days open"),
+    ("sender_auth_text", "Sender auth"),
     ("note", "Note"),
 )
 
@@ -139,6 +142,8 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
     params.append(Priority.URGENT)
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
+    waiting = {row[0] for row in store.query(
+        "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
     rows = []
     for row in store.query(query, params):
         intake = decode_row(row)
@@ -149,7 +154,10 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
         intake["days_open"] = days_open(typed, now, timezone)
         intake["missing_text"] = ", ".join(gaps(typed))
         intake["note"] = "; ".join(notes(typed, settings.reminders.max,
-                                         intake["held_kinds"]))
+                                         intake["held_kinds"])
+                                   + (["correction waiting (intake accept)"]
+                                      if typed.id in waiting else []))
+        intake["sender_auth_text"] = intake.get("sender_auth") or "none"
         rows.append(intake)
     return annotate(store, settings, rows, now)
 
@@ -186,9 +194,10 @@ def _as_of(now: datetime, timezone: str | None) -> str:
 
 
 def _cell(value: Any) -> str:
+    """One table cell on one line; anything that would act on a terminal shown as an escape."""
     if value is None or value == "":
         return "-"
-    return str(value)
+    return visible(str(value), keep_newlines=False)
 
 
 # -- one intake in full ------------------------------------------------------
@@ -243,14 +252,19 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         if len(text) > 1 and where:
             lines.append(f"  {'':<{width}}{where}")
 
+    if not intake.get("purged_at"):
+        lines += history_lines(store, intake, when)
+
     lines += ["", "Messages"]
     for message in store.query(
-        "SELECT id, received_at, sender, outcome, reason, raw IS NOT NULL AS kept "
+        "SELECT id, received_at, sender, outcome, reason, sender_auth, raw IS NOT NULL AS kept "
         "FROM messages WHERE intake_id = ? ORDER BY id", (intake["id"],)
     ):
         kept = "" if message["kept"] else "  (erased)"
+        auth = f"sender_auth={message['sender_auth'] or 'none'}"
         lines.append(f"  #{message['id']}  {when(message['received_at'])}  {message['outcome']}"
-                     f"  {message['sender'] or '-'}  {message['reason'] or ''}{kept}".rstrip())
+                     f"  {message['sender'] or '-'}  {auth}  {message['reason'] or ''}{kept}"
+                     .rstrip())
 
     lines += ["", "Outgoing messages"]
     outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error, "
@@ -275,7 +289,8 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         detail = json.loads(event["detail"] or "{}")
         text = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
         lines.append(f"  {when(event['at'])}  {event['event']}  {text}".rstrip())
-    return "\n".join(lines)
+    # Form answers and headers were cleaned when read; whatever is left does nothing here.
+    return visible("\n".join(lines))
 
 
 def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:

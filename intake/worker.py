@@ -11,9 +11,8 @@ from __future__ import annotations
 import heapq
 import logging
 import signal
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -21,10 +20,14 @@ from types import FrameType
 
 import schedule
 
+from . import memory
+from .batching import Progress, batches
+from .bursts import flush_review_alerts
 from .clock import utcnow
 from .compose import Composer
 from .crashpoints import crashpoint
 from .digest import queue_due_digests
+from .diskspace import low_disk_warning
 from .errors import LoginError, MailboxError, OperationError, StoreError
 from .extract import ParserPool
 from .fetch import Mailbox, open_mailbox
@@ -65,6 +68,7 @@ class Stop(Exception):
 
 class Worker:
     def __init__(self, settings: Settings, *, once: bool, token_provider: object = None):
+        memory.keep_large_blocks_apart()
         self.settings = settings
         self.once = once
         self.stopping = False
@@ -85,6 +89,7 @@ class Worker:
                                              readonly=self.shadow)
         self.token_provider = token_provider
         self._sender: Sender | None = None
+        self._disk_warned_until = 0.0
         self.scheduler = schedule.Scheduler()
         self.scheduler.every(30).seconds.do(self.deliver)
         self.scheduler.every(5).minutes.do(self.remind)
@@ -116,6 +121,7 @@ class Worker:
                     connected = connected_once = True
                 self.take_all()
                 heartbeat_path(self.settings.store_path).touch()
+                self._warn_if_disk_low()
                 record_ok(self.store, "mailbox", self.composer, self.settings, utcnow())
                 failures = 0
                 self.after_mail()
@@ -146,6 +152,14 @@ class Worker:
                 self._backoff(failures)
         return 0
 
+    def _warn_if_disk_low(self) -> None:
+        """Once an hour at most, while the store's disk is low."""
+        if time.monotonic() < self._disk_warned_until:
+            return
+        warning = low_disk_warning(self.settings.store_path)
+        if warning:
+            log.warning("%s", warning)
+            self._disk_warned_until = time.monotonic() + 3600
     def _failing(self, component: str, err: Exception) -> None:
         record_failure(self.store, component, str(err), self.composer, self.settings, utcnow())
         if component == "mailbox":
@@ -223,35 +237,53 @@ class Worker:
         if not order:
             return 0
         folders = list(dict.fromkeys(folder for folder, _ in order))
-        progress = _Progress(len(order), ", ".join(folders))
-        batch_size = max(1, self.settings.mailbox.batch_size)
+        progress = Progress(len(order), ", ".join(folders))
         done = 0
-        for start in range(0, len(order), batch_size):
-            raws = []
-            for folder, group in groupby(order[start:start + batch_size], key=itemgetter(0)):
-                raws += self.mailbox.fetch(folder, [uid for _, uid in group])
-            crashpoint("fetched")
-            recorded: dict[str, list[int]] = {}
-            self.in_message = True
-            try:
-                for raw, result in zip(raws, self.pipeline.process(raws, utcnow()), strict=True):
-                    recorded.setdefault(raw.folder, []).append(result.uid)
-                    crashpoint("recorded")
-                    _log_recorded(raw.folder, result)
-                    done += 1
-                    progress.show(done)
-                    if self.stopping:
-                        break
-            finally:
-                self.in_message = False
-            for folder, uids in recorded.items():
-                self._mark(folder, validity[folder], uids)
-            crashpoint("marked")
+        for batch in self._batches(order):
+            done = self._take_batch(batch, validity, progress, done)
+            memory.release()  # what the batch held goes back before the next is fetched
             heartbeat_path(self.settings.store_path).touch()  # a long backlog is progress
             if self.stopping:
                 raise Stop()
         progress.finish()
         return done
+
+    def _take_batch(self, batch: list[tuple[str, int]], validity: dict[str, int],
+                    progress: Progress, done: int) -> int:
+        """Fetch one batch, record each message (sending what it queued at once), then
+        mark on the server what was recorded. Returns the running count."""
+        raws = []
+        for folder, group in groupby(batch, key=itemgetter(0)):
+            raws += self.mailbox.fetch(folder, [uid for _, uid in group])
+        crashpoint("fetched")
+        recorded: dict[str, list[int]] = {}
+        self.in_message = True
+        try:
+            for raw, result in self.pipeline.process(raws, utcnow):
+                recorded.setdefault(raw.folder, []).append(result.uid)
+                crashpoint("recorded")
+                _log_recorded(raw.folder, result)
+                done += 1
+                progress.show(done)
+                if self.stopping:
+                    break
+                if result.queued:  # its alert and acknowledgement go now, not after all
+                    self._send_now()
+        finally:
+            self.in_message = False
+        for folder, uids in recorded.items():
+            self._mark(folder, validity[folder], uids)
+        crashpoint("marked")
+        if self.alert_batch():  # a burst in this batch: its one alert goes now
+            self._send_now()
+        return done
+
+    def _batches(self, order: list[tuple[str, int]]) -> Iterator[list[tuple[str, int]]]:
+        sizes: dict[tuple[str, int], int] = {}
+        for folder in dict.fromkeys(folder for folder, _ in order):
+            found = self.mailbox.sizes(folder, [uid for f, uid in order if f == folder])
+            sizes.update({(folder, uid): size for uid, size in found.items()})
+        return batches(order, sizes, self.settings.mailbox)
 
     def _mark(self, folder: str, uidvalidity: int, uids: list[int]) -> None:
         """Mark on the server what is committed in the store (never in shadow mode)."""
@@ -270,6 +302,7 @@ class Worker:
     # -- acting from the store ---------------------------------------------
 
     def after_mail(self) -> None:
+        self.alert_batch()
         self.remind()
         self.digest()
         self.overdue()
@@ -279,6 +312,14 @@ class Worker:
         for reference in queue_overdue_alerts(self.store, self.composer, self.settings,
                                               utcnow()):
             log.info("%s screening overdue: alert queued", reference)
+
+    def alert_batch(self) -> int:
+        """The manual-review alerts a burst held back, as one alert (bursts.py)."""
+        listed = flush_review_alerts(self.store, self.composer, self.pipeline.burst_rule,
+                                     utcnow())
+        if listed:
+            log.info("alert listing %d manual-review referrals queued", listed)
+        return listed
 
     def remind(self) -> None:
         for reference in queue_due_reminders(self.store, self.composer, self.settings, utcnow()):
@@ -290,6 +331,16 @@ class Worker:
 
     def deliver(self) -> None:
         self.in_message = True  # a SIGTERM lets the message in hand be sent and recorded
+        try:
+            self._send_now()
+        finally:
+            self.in_message = False
+        if self.stopping:
+            raise Stop()
+
+    def _send_now(self) -> None:
+        """Send what is due (also while a batch is being taken: the caller keeps SIGTERM
+        waiting); SMTP trouble leaves it in the outbox and is recorded as an outage."""
         try:
             if self._sender is None:
                 self._sender = open_sender(self.settings, self.token_provider)
@@ -306,10 +357,6 @@ class Worker:
             log.warning("smtp: %s; messages wait in the outbox", err)
             self._failing("smtp", err)
             self._close_sender()
-        finally:
-            self.in_message = False
-        if self.stopping:
-            raise Stop()
 
     def _close_sender(self) -> None:
         if self._sender is not None:
@@ -341,22 +388,3 @@ def _log_recorded(folder: str, result: Recorded) -> None:
         log.error("%s %s: our alert to the MASH was returned undelivered; check [triage] "
                   "alert_to", folder, result.reference)
     log.info("%s %s", folder, " ".join(parts))
-
-
-class _Progress:
-    """A progress bar on standard error, only on a terminal and only for a backlog."""
-
-    def __init__(self, total: int, folder: str, write: Callable[[str], object] = sys.stderr.write):
-        self.total = total
-        self.folder = folder
-        self.write = write
-        self.enabled = total >= 20 and sys.stderr.isatty()
-
-    def show(self, done: int) -> None:
-        if self.enabled:
-            filled = int(30 * done / self.total)
-            self.write(f"\r{self.folder} [{'#' * filled}{'.' * (30 - filled)}] {done}/{self.total}")
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.write("\n")

@@ -199,3 +199,35 @@ def test_an_ordinary_forward_of_our_mail_is_not_a_bounce():
 )
 def test_reply_address(head, expected):
     assert reply_address(parse(raw_email(head=head))) == expected
+
+
+def test_reply_to_is_answered_only_within_the_from_organisation():
+    from intake.classify import organisation
+
+    def answer(reply_to: str, sender: str = "Jo <jo@mail.school.example.org>") -> str | None:
+        return reply_address(parse(referral_email(sender=sender, reply_to=reply_to)))
+
+    assert answer("office@school.example.org") == "office@school.example.org"
+    assert answer("victim@elsewhere.example.net") == "jo@mail.school.example.org"
+    assert answer("x@school.example.org.evil.example") == "jo@mail.school.example.org"
+    # A public suffix is not an organisation: two councils under gov.uk are two.
+    assert answer("a@bromley.gov.uk", "b@lewisham.gov.uk") == "b@lewisham.gov.uk"
+    assert answer("a@news.lewisham.gov.uk", "b@lewisham.gov.uk") == "a@news.lewisham.gov.uk"
+    assert organisation("head@st-marys.lewisham.sch.uk") == "st-marys.lewisham.sch.uk"
+
+
+def test_the_public_suffix_list_is_never_downloaded(monkeypatch):
+    """The bundled snapshot only: no socket is opened, whatever the domain."""
+    import socket
+
+    import intake.classify as classify
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to reach the network")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    fresh = classify.tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(),
+                                           fallback_to_snapshot=True)
+    monkeypatch.setattr(classify, "_DOMAINS", fresh)
+    assert classify.organisation("a@b.lewisham.gov.uk") == "lewisham.gov.uk"

@@ -45,14 +45,16 @@ def test_a_shadow_trial_on_a_history_then_send_mode_sends_nothing_old(
     assert "written to shadow folder" in trial.stderr
     assert not [line for line in trial.stderr.splitlines() if line.endswith(" sent")]
 
-    # A second trial run is killed after recording, before it writes its replies.
+    # A second trial run is killed after recording its second referral, before it writes
+    # that one's reply (each message's replies go as soon as it is recorded: the first's
+    # is written already).
     dovecot.append(referral(7))
     dovecot.append(referral(8))
-    killed = intake(shadow, "run", "--once", env={"INTAKE_CRASH_AT": "marked:1"})
+    killed = intake(shadow, "run", "--once", env={"INTAKE_CRASH_AT": "recorded:2"})
     assert killed.returncode == -signal.SIGKILL
     with sqlite3.connect(tmp_path / "intake.sqlite3") as db:
         waiting = db.execute("SELECT kind FROM outbox WHERE status = 'pending'").fetchall()
-    assert waiting.count(("ack",)) == 2, "the killed trial left its replies queued"
+    assert waiting.count(("ack",)) == 1, "the killed trial left its reply queued"
     assert smtp_server.received == []
 
     # Going live: the same store, mode = "send"; one new referral arrives.
@@ -69,7 +71,7 @@ def test_a_shadow_trial_on_a_history_then_send_mode_sends_nothing_old(
     assert "[PRV-2026-00009] Prevent referral received" in sent
     recipients = [tuple(m.rcpt_tos) for m in smtp_server.received]
     assert ("new.referrer@college.example.org",) in recipients
-    shown = intake(live, "show", "PRV-2026-00007")
+    shown = intake(live, "show", "PRV-2026-00008")  # the one whose reply was left queued
     assert shown.returncode == 0, shown.stderr
     assert "dropped" in shown.stdout and "queued-in-shadow-mode" in shown.stdout
 

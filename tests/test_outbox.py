@@ -375,3 +375,26 @@ def test_a_transient_refusal_of_one_message_does_not_stop_the_round(setup):
     report = deliver_due(store, sender, settings, T0)
     assert report.retrying == [first] and report.sent == [second] and report.stopped is None
     assert outbox(store)[0]["status"] == "pending"
+
+
+def test_automatic_replies_to_anyone_stop_at_the_hourly_cap_and_the_mash_is_told_once(
+        tmp_path, smtp_server):
+    """GIVEN a cap of 3 automatic replies an hour WHEN 5 referrers (each under their own
+    limit) are due an acknowledgement THEN 3 go, 2 wait for the hour, the MASH gets one
+    alert saying so (not one per held reply), and the 2 go once the hour allows."""
+    settings = make_settings(tmp_path, smtp_server.settings(), max_automatic_per_hour=3)
+    store, composer = Store(settings.store_path), Composer(settings)
+    acks = [queue_ack(store, composer, add_intake(store, n, f"referrer{n}@school.org"))
+            for n in range(1, 6)]
+    sender = SmtpSender(settings.smtp)
+    report = deliver_due(store, sender, settings, T0 + timedelta(minutes=1))
+    assert report.sent == acks[:3] and report.deferred == acks[3:]
+    again = deliver_due(store, sender, settings, T0 + timedelta(minutes=2))
+    alerts = [m for m in smtp_server.received if m.rcpt_tos == ("mash@example.org",)]
+    assert len(alerts) == 1 and again.sent and again.sent[0] not in acks
+    assert b"automatic replies paused" in alerts[0].content
+    assert deliver_due(store, sender, settings, T0 + timedelta(minutes=30)).sent == []
+    later = deliver_due(store, sender, settings, T0 + timedelta(minutes=62))
+    assert later.sent == acks[3:]
+    assert len([m for m in smtp_server.received if m.rcpt_tos == ("mash@example.org",)]) == 1
+    store.close()

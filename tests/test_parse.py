@@ -53,7 +53,8 @@ def test_a_referral_gives_its_sender_recipients_subject_and_form():
         ("Subject: x\r\n", "return_path", None),
         ("Message-ID:\r\n <abc@x.org>\r\n", "message_id", "<abc@x.org>"),
         ("Message-ID: <abc@x.org> (comment)\r\n", "message_id", "<abc@x.org>"),
-        ("Message-ID: no-brackets@x.org\r\n", "message_id", "no-brackets@x.org"),
+        # Only a well-formed <...> Message-ID is kept (issue 14: a formula reached the CSV).
+        ("Message-ID: no-brackets@x.org\r\n", "message_id", None),
         ("Subject: x\r\n", "message_id", None),
         ("In-Reply-To: <a@x>\r\n", "in_reply_to", ("<a@x>",)),
         ("References: <a@x>\r\n <b@x>\r\n\t<c@x>\r\n", "references", ("<a@x>", "<b@x>", "<c@x>")),

@@ -128,3 +128,57 @@ def test_pending_message_of_a_purged_intake_is_cancelled(store: Store) -> None:
 def test_negative_days_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         purge(store, -1, now=NOW)
+
+
+def test_an_intake_closed_in_the_same_second_is_purged_at_zero_days(store: Store) -> None:
+    intake = add_intake(store, "2026-09-01T09:00:00+00:00")
+    close_intake(store, intake["reference"], "no further action", NOW + timedelta(
+        microseconds=400_000))  # the same second as the purge, a moment later
+    assert [p.reference for p in purge(store, 0, now=NOW + timedelta(microseconds=700_000))
+            .intakes] == [intake["reference"]]
+
+
+def test_replies_after_a_purge_versions_proposals_digests_and_eml_files_are_erased(
+        store: Store, tmp_path: Path) -> None:
+    """GIVEN a purged intake that later got a reply (kept whole), an intake with earlier
+    versions of its answers and a proposal waiting, a digest sent 40 days ago and the
+    shadow folder's copies of what was sent WHEN purging THEN none of them keeps anything."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    late = add_intake(store, "2026-08-01T09:00:00+00:00")
+    close_intake(store, late["reference"], "done", NOW - timedelta(days=50))
+    purge(store, 30, now=NOW - timedelta(days=10))
+    with store.transaction():  # the late reply, as the worker before this fix stored it
+        store.insert("messages", {
+            "folder": "INBOX", "uidvalidity": 1, "uid": 9999, "message_id": "<late@x>",
+            "content_hash": "late", "received_at": NOW, "recorded_at": NOW,
+            "outcome": "note", "intake_id": late["id"],
+            "raw": b"From: x\r\n\r\nVantablackwood lives at Zephyrine Mews"})
+    old = add_intake(store, "2026-09-01T09:00:00+00:00", fields=SECRET_FIELDS)
+    with store.transaction():
+        store.insert("answer_versions", {
+            "intake_id": old["id"], "at": NOW - timedelta(days=45),
+            "fields_before": {"subject_surname": "Vantablackwood"},
+            "changed_keys": ["subject_surname"]})
+        store.insert("proposals", {
+            "intake_id": old["id"], "created_at": NOW - timedelta(days=44),
+            "proposed_fields": {"referrer_name": "Thaddeus Pemberton-Ngata"}})
+        raw = b"Message-ID: <digest-1@lewisham.gov.uk>\r\n\r\nQ.V. Obsidian Lantern"
+        store.insert("outbox", {
+            "kind": "digest", "recipients": ["m@x"], "message_id": "<digest-1@lewisham.gov.uk>",
+            "raw": raw, "status": "sent", "next_attempt_at": NOW - timedelta(days=40),
+            "created_at": NOW - timedelta(days=40)})
+    (shadow / "digest-1@lewisham.gov.uk.eml").write_bytes(raw)
+    ack = store.query("SELECT raw FROM outbox WHERE intake_id = ?", (old["id"],))[0][0]
+    from intake.send import eml_name
+
+    (shadow / f"{eml_name(bytes(ack))}.eml").write_bytes(bytes(ack))
+    (shadow / "other-intake@x.eml").write_bytes(b"kept")
+    close_intake(store, old["reference"], "done", NOW - timedelta(days=40))
+
+    report = purge(store, 30, now=NOW, shadow_folder=shadow)
+    assert [p.reference for p in report.intakes] == [old["reference"]]
+    assert report.late_messages == 1 and report.digests == 1
+    data = file_bytes(store)
+    assert [s for s in SECRETS if contains(data, s)] == []
+    assert sorted(p.name for p in shadow.iterdir()) == ["other-intake@x.eml"]

@@ -162,3 +162,15 @@ def test_a_reminder_reaches_the_referrer_only(store, tmp_path, smtp_server):
     assert message["Subject"] == "[PRV-2026-00007] Prevent referral: still needed"
     assert message["In-Reply-To"] == "<ref-7@school.org>"
     assert message["Auto-Submitted"] == "auto-replied"
+
+
+def test_no_reminder_to_a_sender_whose_mail_failed_dmarc(store, tmp_path):
+    """The address may be someone else's: it is acknowledged once, never chased."""
+    settings = make_settings(tmp_path)
+    composer = Composer(settings)
+    add_intake(store, 1, sender_auth="fail")
+    passed = add_intake(store, 2, sender_auth="pass")
+    unknown = add_intake(store, 3, sender_auth=None)
+    reminded = queue_due_reminders(store, composer, settings, hours(25))
+    assert reminded == ["PRV-2026-00002", "PRV-2026-00003"]
+    assert {r["intake_id"] for r in reminders_queued(store)} == {passed, unknown}

@@ -221,3 +221,26 @@ def test_a_bounced_alert_is_reported_and_the_referrer_is_not_marked_unreachable(
     assert "our alert to the MASH was returned undelivered" in log
     (row,) = service.intakes(capsys)
     assert row["bounced"] in (0, False)
+
+
+def test_a_reply_after_the_purge_keeps_nothing_and_the_next_purge_has_nothing_left(
+        service, capsys):
+    service.deliver(original())
+    service.run(capsys)
+    (first,) = service.intakes(capsys)
+    config = ["--config", str(service.config)]
+    assert main([*config, "close", first["reference"], "--reason", "done"]) == 0
+    assert main([*config, "purge", "--older-than", "0"]) == 0
+    assert "purged 1 intake" in capsys.readouterr().out
+    service.deliver(reply(None))  # the referrer writes again: a note on the purged intake
+    assert "note" in service.run(capsys)
+    from intake.store import Store
+
+    store = Store(service.directory / "intake.sqlite3")
+    try:
+        kept = store.query("SELECT COUNT(*) FROM messages WHERE raw IS NOT NULL AND "
+                           "intake_id = (SELECT id FROM intakes WHERE reference = ?)",
+                           (first["reference"],))[0][0]
+    finally:
+        store.close()
+    assert kept == 0

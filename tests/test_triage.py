@@ -76,7 +76,7 @@ def test_table_shows_verdicts_and_notes_but_no_form_answers(store: Store,
 
     assert lines[0].split() == ["Reference", "Received", "Age", "band", "Priority", "Screening",
                                 "Seen", "before", "Status", "Missing", "Reminders", "Days",
-                                "open", "Note"]
+                                "open", "Sender", "auth", "Note"]
     by_ref = {line.split()[0]: line for line in lines[2:] if line.startswith("PRV-")}
     assert "2026-11-16 10:05" in by_ref[silent["reference"]]
     assert "subject_dob, referrer_phone" in by_ref[silent["reference"]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 def _worker_main(conn: Connection, rules: Rules, memory_mb: int, timeout: float) -> None:
     """Child loop: receive a list of attachments, send back an Extraction."""
+    from ..logsetup import configure
+
+    configure(logging.WARNING)  # as in the main process: no library's text reaches the log
     try:
         import resource
 
@@ -68,6 +71,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.job: int | None = None
+        self.started = 0.0
         self.deadline = 0.0
 
     def stop(self, kill: bool = False) -> None:
@@ -93,10 +97,12 @@ class ParserPool:
         workers: int = 2,
         timeout: float = 20.0,
         memory_mb: int = 1024,
+        max_slow: int = 4,
     ):
         self.rules = rules or load_rules(rules_dir)
         self.timeout = timeout
         self.memory_mb = memory_mb
+        self.max_slow = max_slow
         self._ctx = _context()
         self._workers = [self._start() for _ in range(max(1, workers))]
 
@@ -108,41 +114,89 @@ class ParserPool:
 
     def extract_many(self, batch: Sequence[Sequence[Attachment]]) -> list[Extraction]:
         """Read each message's attachments, using every worker while jobs wait."""
-        results: list[Extraction | None] = [None] * len(batch)
+        results: list[Extraction] = [_review("damaged")] * len(batch)
+        for index, result in self.extract_as_ready(batch):
+            if result is not None:
+                results[index] = result
+        return results
+
+    def extract_as_ready(self, batch: Sequence[Sequence[Attachment]], *,
+                         grace: float | None = None
+                         ) -> Iterator[tuple[int, Extraction | None]]:
+        """(index, Extraction) for each message as soon as it is read, in no fixed order;
+        (index, None) when a job moves into the slow lane (its result comes later).
+
+        `grace`: a job still running after this many seconds moves aside, with its
+        worker, into a slow lane (at most `max_slow` at a time) where it keeps its full
+        timeout, and a fresh worker takes the next job: one slow file never holds up
+        the messages behind it by more than `grace`."""
         waiting: list[int] = []
         for index, attachments in enumerate(batch):
             if form_candidates(attachments, self.rules):
                 waiting.append(index)
             else:
-                results[index] = Extraction(source="none", carries_form=False)
+                yield index, Extraction(source="none", carries_form=False)
         waiting.reverse()
-        while waiting or any(w.job is not None for w in self._workers):
-            for slot, worker in enumerate(self._workers):
-                if worker.job is None and waiting:
-                    self._send(slot, waiting.pop(), batch)
-            busy = [w for w in self._workers if w.job is not None]
-            if not busy:
-                continue
-            remaining = min(w.deadline for w in busy) - time.monotonic()
-            ready = wait([w.conn for w in busy], timeout=max(0.0, remaining))
-            for slot, worker in enumerate(self._workers):
-                if worker.job is None:
+        slow: list[_Worker] = []
+        try:
+            while waiting or slow or any(w.job is not None for w in self._workers):
+                for slot, worker in enumerate(self._workers):
+                    if worker.job is None and waiting:
+                        self._send(slot, waiting.pop(), batch)
+                busy = [w for w in self._workers if w.job is not None] + slow
+                if not busy:
                     continue
-                job = worker.job
-                if worker.conn in ready:
-                    results[job] = self._receive(slot)
-                elif time.monotonic() >= worker.deadline:
-                    log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
-                    results[job] = _review("timeout")
+                now = time.monotonic()
+                moments = [w.deadline for w in busy]
+                if grace is not None and len(slow) < self.max_slow:
+                    moments += [w.started + grace for w in self._workers if w.job is not None]
+                ready = wait([w.conn for w in busy], timeout=max(0.0, min(moments) - now))
+                for worker in list(slow):
+                    if worker.conn in ready or time.monotonic() >= worker.deadline:
+                        slow.remove(worker)
+                        yield self._finish_slow(worker, worker.conn in ready)
+                for slot, worker in enumerate(self._workers):
+                    if worker.job is None:
+                        continue
+                    job = worker.job
+                    if worker.conn in ready:
+                        yield job, self._receive(slot)
+                    elif time.monotonic() >= worker.deadline:
+                        log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
+                        self._replace(slot, kill=True)
+                        yield job, _review("timeout")
+                    elif (grace is not None and len(slow) < self.max_slow
+                          and time.monotonic() >= worker.started + grace):
+                        slow.append(worker)  # it keeps its job and its deadline
+                        self._workers[slot] = self._start()
+                        yield job, None  # moved aside: the caller need not wait for it
+        finally:  # closed early (SIGTERM): no job's answer may reach the next caller
+            for worker in slow:
+                worker.stop(kill=True)
+            for slot, worker in enumerate(self._workers):
+                if worker.job is not None:
                     self._replace(slot, kill=True)
-        return [r if r is not None else _review("damaged") for r in results]
+
+    def _finish_slow(self, worker: _Worker, answered: bool) -> tuple[int, Extraction]:
+        job = worker.job if worker.job is not None else -1
+        result = _review("timeout")
+        if answered:
+            try:
+                result = worker.conn.recv()
+            except (EOFError, OSError):
+                result = _review("damaged")
+        else:
+            log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
+        worker.stop(kill=not answered)
+        return job, result
 
     def _send(self, slot: int, index: int, batch) -> _Worker:
         worker = self._workers[slot]
         if not worker.process.is_alive():
             worker = self._replace(slot, kill=True)
         worker.job = index
-        worker.deadline = time.monotonic() + self.timeout
+        worker.started = time.monotonic()
+        worker.deadline = worker.started + self.timeout
         try:
             worker.conn.send(list(batch[index]))
         except (OSError, BrokenPipeError):

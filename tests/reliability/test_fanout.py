@@ -22,6 +22,11 @@ CASES: dict[str, tuple[dict[str, str], set[str]]] = {
     "reply-to-many-addresses": ({"Reply-To": CROWD}, {"{sender}"}),
     "reply-to-group-syntax": ({"Reply-To": f"all staff: {CROWD};"}, {"{sender}"}),
     "reply-to-our-own-address": ({"Reply-To": OWN}, {"{sender}"}),
+    # Reply-To outside the From's organisation (registrable domain): a third party.
+    "reply-to-another-organisation": ({"Reply-To": "victim@elsewhere.example.net"},
+                                      {"{sender}"}),
+    "reply-to-the-same-organisation": ({"Reply-To": "office@mail.school{n}.example.org"},
+                                       {"office@mail.school{n}.example.org"}),
     "reply-to-a-list": ({"Reply-To": "staff-list@lists.example.org",
                          "List-Id": "<staff.lists.example.org>"}, set()),
     "return-path-many": ({"Return-Path": "<a@x.example>, <b@y.example>, <c@z.example>"},
@@ -47,7 +52,8 @@ def crafted(name: str, number: int) -> bytes:
     head, body = raw.split(b"\n\n", 1)
     lines = [line for line in head.split(b"\n")
              if not ("From" in headers and line.startswith(b"From:"))]
-    lines += [f"{key.strip()}: {value.replace('{sender}', sender(number))}".encode()
+    lines += [f"{key.strip()}: {value.replace('{sender}', sender(number))}"
+              .replace("{n}", str(number)).encode()
               for key, value in headers.items()]
     return b"\n".join(lines) + b"\n\n" + body
 
@@ -57,7 +63,8 @@ def test_reply_address_is_never_our_own():
     from intake.parse import parse
 
     email = parse(crafted("reply-to-our-own-address", 1))
-    assert reply_address(email) == OWN  # what the header says
+    # Reply-To names another organisation than From (ours): From is answered, never us.
+    assert reply_address(email) == sender(1)
     assert reply_address(email, own=(OWN,)) == sender(1)  # where the reply goes
     assert reply_address(parse(crafted("from-our-own-address", 2)), own=(OWN,)) is None
 
@@ -77,7 +84,8 @@ def test_crafted_senders_get_at_most_one_reply_to_one_address(config, dovecot, s
                 if f"In-Reply-To: {message_id}".encode() in m.content
                 and "mashagency@lewisham.gov.uk" not in m.rcpt_tos]
         assert replies.get(message_id, 0) == len(sent)
-        allowed = {address.replace("{sender}", sender(i)) for address in allowed}
+        allowed = {address.replace("{sender}", sender(i)).replace("{n}", str(i))
+                   for address in allowed}
         if not (sent == [] if not allowed else len(sent) == 1 and sent[0].rcpt_tos[0] in allowed
                 and len(sent[0].rcpt_tos) == 1):
             wrong.append(f"{name}: replied to {[m.rcpt_tos for m in sent]}, allowed {allowed}")
