@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            return run_demo(args.dir)
+            return run_demo(args.dir, main)
         settings = load_settings(args.config)
         add_secrets(secret_values(settings))
         code = COMMANDS[args.command](settings, args)

@@ -15,6 +15,7 @@ import mailbox
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,9 +63,9 @@ def prepare(directory: Path) -> Path:
     return settings_path
 
 
-def run_demo(directory: Path) -> int:
-    from .cli import main
-
+def run_demo(directory: Path, main: Callable[[list[str]], int]) -> int:
+    """Run the demo through `main`, the command line's entry point (cli.py passes its own:
+    the demo does not import the command line that imports it)."""
     settings_path = prepare(directory)
     config = ["--config", str(settings_path)]
     print(f"Delivered {len(list(SAMPLES.glob('*.eml')))} sample emails to {directory}/mailbox",

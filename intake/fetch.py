@@ -10,17 +10,16 @@ it (style.md item 5). Log lines name the folder and UID, nothing from the mail.
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 
+from .connect import TokenProvider, tls_context
 from .errors import LoginError, MailboxError, SettingsError
 from .models import RawMessage
 from .settings import is_loopback
@@ -45,13 +44,6 @@ class Mailbox(Protocol):
     def wait_for_mail(self, timeout: float) -> None: ...
 
 
-class TokenProvider(Protocol):
-    """An OAuth2 access token source (intake's msal provider, or a test's)."""
-
-    def token(self) -> str: ...
-    def invalidate(self) -> None: ...
-
-
 def open_mailbox(settings: MailboxSettings, token_provider: TokenProvider | None = None,
                  *, readonly: bool = False) -> Mailbox:
     """The mailbox source the settings name (not yet connected). `readonly`: folders
@@ -63,18 +55,6 @@ def open_mailbox(settings: MailboxSettings, token_provider: TokenProvider | None
     if settings.kind == "imap":
         return ImapMailbox(settings, token_provider, readonly=readonly)
     raise SettingsError([f"[mailbox] kind: {settings.kind!r} is not imap or maildir"])
-
-
-def tls_context(ca_file: Path | str | None, verify: bool = True) -> ssl.SSLContext:
-    """System CAs plus ca_file; certificates and host names always checked
-    unless the settings explicitly turned verification off for this host."""
-    context = ssl.create_default_context()
-    if ca_file:
-        context.load_verify_locations(cafile=str(ca_file))
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 @contextmanager

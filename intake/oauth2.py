@@ -25,8 +25,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
+from .connect import TokenProvider
 from .errors import LoginError, MailboxError
 from .settings_types import OAuth2Settings, Settings
 
@@ -47,14 +48,6 @@ KNOWN_ERRORS = {
     "AADSTS1002012": "the scope must end in /.default for an app signing in as itself",
     "AADSTS7000112": "the app is disabled in the tenant",
 }
-
-
-class TokenProvider(Protocol):
-    """Where the mailbox and the sender get an access token."""
-
-    def token(self) -> str: ...  # a token valid for a few minutes at least
-
-    def invalidate(self) -> None: ...  # the server refused it: the next token() is new
 
 
 class TokenError(LoginError):

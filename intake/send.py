@@ -25,6 +25,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from .connect import TokenProvider, tls_context
 from .errors import SendError, SettingsError
 from .paths import make_private_dir
 from .settings import is_loopback
@@ -42,11 +43,6 @@ Refused = dict[str, tuple[int, str]]
 class Sender(Protocol):
     def send(self, raw: bytes, mail_from: str, recipients: list[str]) -> Refused | None: ...
     def close(self) -> None: ...
-
-
-class TokenProvider(Protocol):
-    def token(self) -> str: ...
-    def invalidate(self) -> None: ...
 
 
 class ServerDown(SendError):
@@ -87,13 +83,7 @@ class SmtpSender:
         self._conn: smtplib.SMTP | None = None
 
     def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.settings.ca_file:
-            context.load_verify_locations(cafile=str(self.settings.ca_file))
-        if not self.settings.tls_verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_context(self.settings.ca_file, self.settings.tls_verify)
 
     def connect(self) -> None:
         """Open and sign in (if not already); raises ServerDown."""
