@@ -3,6 +3,12 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
+# LibreOffice Writer (headless) reads .doc, .odt and .rtf forms; without it they go
+# to manual review ("unsupported").
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libreoffice-writer-nogui fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system intake && useradd --system --gid intake --home-dir /app intake
 
 WORKDIR /app

@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     triaged.add_argument("--by", required=True, metavar="NAME", help="who triaged it")
     triaged.add_argument("--outcome", metavar="TEXT", help="what was decided (optional)")
 
+    reread = commands.add_parser(
+        "reread", help="read stored intakes again with today's readers and rules")
+    reread.add_argument("references", nargs="*", metavar="REFERENCE")
+    reread.add_argument("--status", choices=("complete", "incomplete", "manual_review"),
+                        help="every open intake with this status (instead of references)")
+    reread.add_argument("--since", type=_date, help="with --status: received on or after")
+    reread.add_argument("--dry-run", action="store_true", help="show what would change")
+
     demo = commands.add_parser("demo", help="run on the bundled sample mailbox, no servers")
     demo.add_argument("--dir", type=Path, default=Path("demo-out"),
                       help="where the demo's mailbox, store and outbox go (default ./demo-out)")
@@ -238,10 +246,14 @@ def _digest(settings: Settings, args: argparse.Namespace) -> int:
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     from .config_check import check_locally
+    from .extract import office
     from .probe import check_servers
 
     check_locally(settings, sys.stdout)  # rules, templates, store, secrets: exit 2 if wrong
-    return check_servers(settings, out=sys.stdout)
+    code = check_servers(settings, out=sys.stdout)
+    if code == 0:
+        print(office.status_line(), flush=True)
+    return code
 
 
 def _close(settings: Settings, args: argparse.Namespace) -> int:
@@ -374,6 +386,19 @@ def _triaged(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _reread(settings: Settings, args: argparse.Namespace) -> int:
+    from .reread import reread_command
+
+    if bool(args.references) == (args.status is not None) or (args.since and not args.status):
+        print("intake: reread: give REFERENCE... or --status STATUS [--since DATE]",
+              file=sys.stderr)
+        return EXIT_SETTINGS
+    with _open_store(settings) as store:
+        return reread_command(store, settings, references=args.references, status=args.status,
+                              since=args.since, dry_run=args.dry_run, now=utcnow(),
+                              out=sys.stdout)
+
+
 COMMANDS = {
     "run": _run,
     "export": _export,
@@ -389,4 +414,5 @@ COMMANDS = {
     "triaged": _triaged,
     "reopen": reopen_command,
     "backup": backup_command,
+    "reread": _reread,
 }

@@ -22,6 +22,7 @@ from .classify import (
     says_referral,
 )
 from .models import Extraction, ParsedEmail, RawMessage
+from .records import Outcome
 from .rules import Rules
 from .sender_auth import FAIL
 from .store import Store
@@ -31,13 +32,16 @@ from .store import Store
 class Decision:
     """What to record for one message."""
 
-    outcome: str  # intake | correction | note | bounce | ignored | duplicate
+    outcome: Outcome  # intake | correction | note | bounce | ignored | duplicate
     reason: str | None = None  # why ignored / duplicate / why no auto-reply
     intake: dict[str, Any] | None = None  # the intake a correction, note or bounce belongs to
     reply_to: str | None = None  # where an auto-reply may go; None: never answer
     machine_reason: str | None = None
     review_reason: str | None = None  # no form read, yet a person must look (intake)
     forged: bool = False  # a correction from the referrer's address that failed DMARC
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", Outcome(self.outcome))  # unknown: ValueError
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .bursts import load_burst_rule
+from .classify import says_referral
 from .compose import Composer
 from .decide import Context, decide, folder_position
 from .errors import StoreError
@@ -90,9 +91,12 @@ class Pipeline:
         if raw.too_large:  # only its header was downloaded: a person must look
             extraction = Extraction(source="none", review_reason="too-large",
                                     carries_form=True)
-        elif not extraction.carries_form and _cut_short(parsed[i]):
+        elif not extraction.carries_form and cut_short(parsed[i]):
             # The MIME walk stopped early: a form may lie beyond where it stopped, and
             # "no form attached" would be untrue. A person must look.
+            extraction = Extraction(source="none", review_reason="damaged",
+                                    carries_form=True)
+        elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
             extraction = Extraction(source="none", review_reason="damaged",
                                     carries_form=True)
         position = order.taken(i)
@@ -175,6 +179,12 @@ def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
     if raw.too_large:
         digest.update(raw.data + str(raw.size).encode())
         return digest.hexdigest()
+    if not email.message_id:
+        # Without a Message-ID, the same form from another referrer, or sent again later,
+        # is another message: who sent it and when it was written are part of its identity.
+        date = email.header_values("date")
+        digest.update(f"{email.sender or ''}\n{date[0] if date else ''}\n".encode(
+            "utf-8", "replace"))
     _hash_words(digest, email.subject)
     # A blank text/plain part hashed as "" before body_text fell back to the HTML:
     # kept so, or a rescan would not know the messages recorded then.
@@ -207,8 +217,26 @@ def _hash_words(digest: Any, text: str) -> None:
 WALK_CUT_SHORT = ("too-many-parts", "too-deep", "unparseable-mime", "walk-failed")
 
 
-def _cut_short(email: ParsedEmail) -> bool:
+def cut_short(email: ParsedEmail) -> bool:
     return any(defect.startswith(WALK_CUT_SHORT) for defect in email.defects)
+
+
+# MIME damage after which the parts we see may not be the parts that were sent.
+BROKEN_MIME = ("StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect",
+               "MultipartInvariantViolationDefect", "MissingHeaderBodySeparatorDefect",
+               "InvalidBase64", "unparseable-headers")
+PDF_MARKS = (b"application/pdf", b"%PDF-", b"JVBERi0")  # the last: "%PDF-" in base64
+
+
+def damaged_referral(email: ParsedEmail, raw: RawMessage, rules: Rules) -> bool:
+    """A damaged message (MIME out of step, or a From no address can be read from) that
+    may be a referral: it says so, or a PDF lies somewhere in its bytes. Not a form we
+    could read, but a person must look: never ignored for having no sender."""
+    unreadable_from = bool(email.header_values("from")) and not email.sender
+    broken = unreadable_from or any(d.startswith(BROKEN_MIME) for d in email.defects)
+    if not broken:
+        return False
+    return says_referral(email, rules) or any(mark in raw.data for mark in PDF_MARKS)
 
 
 SLOW_GRACE_SECONDS = 2.0  # a form still being read after this is overtaken by the rest

@@ -21,6 +21,7 @@ from .decide import Context, Decision, folder_position
 from .followup import follow_up, with_earlier
 from .models import Extraction, Verdict
 from .outbox import queue
+from .records import KEEPS_RAW, Outcome
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,18 @@ def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_addr
         })
         store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
                     folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
-        if decision.outcome == "intake":
+        outcome = decision.outcome
+        if outcome is Outcome.INTAKE:
             result = _new_intake(ctx, decision, composer, message_row, mailbox_address,
                                  main_folder, now, burst_rule)
-        elif decision.outcome == "correction":
+        elif outcome is Outcome.CORRECTION:
             result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
-        elif decision.outcome in ("note", "bounce") and decision.intake:
+        elif outcome in (Outcome.NOTE, Outcome.BOUNCE) and decision.intake:
             result = _attach(ctx, decision, composer, message_row, now)
+        elif outcome in (Outcome.NOTE, Outcome.BOUNCE, Outcome.IGNORED, Outcome.DUPLICATE):
+            result = Recorded(ctx.raw.uid, outcome, reason=decision.reason)
         else:
-            result = Recorded(ctx.raw.uid, decision.outcome, reason=decision.reason)
+            raise ValueError(f"record: no writer for outcome {outcome!r}")
         store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, folder_position(ctx))
     return result
 
@@ -78,7 +82,7 @@ def _raw_to_keep(ctx: Context, decision: Decision) -> bytes | None:
     nothing for the rest."""
     if not _keeps_raw(decision):
         return None
-    if decision.outcome == "note" and len(ctx.raw.data) > NOTE_RAW_CAP:
+    if decision.outcome is Outcome.NOTE and len(ctx.raw.data) > NOTE_RAW_CAP:
         return ctx.raw.data[:NOTE_RAW_CAP]
     return ctx.raw.data
 
@@ -86,7 +90,7 @@ def _raw_to_keep(ctx: Context, decision: Decision) -> bytes | None:
 def _keeps_raw(decision: Decision) -> bool:
     """Referrals, corrections and notes keep their bytes, until their intake is purged:
     a reply that arrives after the purge keeps nothing personal either."""
-    if decision.outcome not in ("intake", "correction", "note"):
+    if decision.outcome not in KEEPS_RAW:
         return False
     return not (decision.intake or {}).get("purged_at")
 
@@ -269,7 +273,7 @@ def _attach(ctx: Context, decision: Decision, composer: Composer, message_row: i
     store = ctx.store
     intake = decision.intake or {}
     store.update("messages", message_row, {"intake_id": intake["id"]})
-    if decision.outcome == "bounce":
+    if decision.outcome is Outcome.BOUNCE:
         store.update("intakes", intake["id"], {"bounced": 1, "updated_at": now})
     store.audit(decision.outcome, intake_id=intake["id"], message_row=message_row, at=now,
                 reason=decision.reason)

@@ -94,6 +94,18 @@ def smtp_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def office_forms(tmp_path_factory: pytest.TempPathFactory):
+    """The test forms written as .docx and converted by LibreOffice once per test run:
+    (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/office.py)."""
+    from forms import DOCX_LAYOUTS, VALUE_SETS, make_form
+    from office import OfficeForms
+
+    forms = {f"{layout}/{name}": make_form(layout, values)[2]
+             for layout in DOCX_LAYOUTS for name, values in VALUE_SETS.items()}
+    return OfficeForms(tmp_path_factory.mktemp("office")).build(forms)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings for a test of what reads the store (storefill.make_settings's defaults)."""

@@ -7,7 +7,9 @@ Layouts (LAYOUTS): "pdf-form" (fillable, meaningful field names),
 "pdf-form-unnamed" (Text1... without tooltips: only the printed label),
 "pdf-text" (Word saved as PDF: headings, two-column tables, ticks as ☒/☐),
 "docx" (Word tables with ☒/☐), "docx-controls" (Word check-box content
-controls). Values are canonical key -> answer; "" or a missing key leaves the
+controls), "docx-boxes" (each question in a box, its answer under it in the
+same box), "docx-lines" (no tables: "Label: answer" lines, long answers under
+their label). Values are canonical key -> answer; "" or a missing key leaves the
 answer empty. Used by tests, the demo samples and benchmarks/bench_extract.py.
 """
 
@@ -24,7 +26,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # imported as tests.fo
     sys.path.append(str(Path(__file__).resolve().parent))
 
 import forms_pdf  # noqa: E402
-from forms_docx import make_docx  # noqa: E402
+from forms_docx import make_docx, make_docx_boxes, make_docx_lines  # noqa: E402
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -35,7 +37,10 @@ LAYOUTS = (
     "pdf-text",
     "docx",
     "docx-controls",
+    "docx-boxes",
+    "docx-lines",
 )
+DOCX_LAYOUTS = ("docx", "docx-controls", "docx-boxes", "docx-lines")
 SOURCE_OF_LAYOUT = {
     "pdf-form": "pdf-form",
     "pdf-form-generic": "pdf-form",
@@ -43,6 +48,8 @@ SOURCE_OF_LAYOUT = {
     "pdf-text": "pdf-text",
     "docx": "docx",
     "docx-controls": "docx",
+    "docx-boxes": "docx",
+    "docx-lines": "docx",
 }
 
 CONCERNS = (
@@ -77,6 +84,66 @@ SAMPLE_VALUES: dict[str, str] = {
     "referrer_email": "l.nowak@prendergast.example.org",
     "referral_date": "12/11/2026",
 }
+
+# Long answers, as real referrers write them: a 60-character email address, a
+# three-line address, a 2,000-character concern, apostrophes and hyphens.
+LONG_CONCERNS = (
+    "Since the start of the autumn term D'Arcy-Jones has spent most lunch breaks alone in the "
+    "IT suite. Staff have seen him watching long videos from a channel that promotes an "
+    "extreme right-wing group, and on two occasions he has shown them to Year 7 pupils, "
+    "saying they should 'wake up' before it is too late. "
+    "On 14 October he told his form tutor that a man he plays online games with, who calls "
+    "himself 'Wolf-88', has offered to meet him at the weekend and 'sort out his future'. "
+    "He would not say where they would meet.\n"
+    "His attendance has dropped from 97% to 82%, his written work now includes slogans "
+    "copied from the channel, and he has stopped seeing the friends he had last year. "
+    "When his head of year asked about this, he said that teachers 'would not understand' "
+    "and that 'people like us' are being replaced. His older brother was excluded from "
+    "another school in 2024 after a similar change in behaviour.\n"
+    "His mother, Mrs O'Sullivan-Baptiste, says he is on his phone until the early hours and "
+    "has become withdrawn at home. She has agreed to this referral and wants help. "
+    "The school's safeguarding team has spoken to him twice; on both occasions he repeated "
+    "the same phrases and asked whether the school 'reports people to the police'. "
+    "We have not seen any sign that he intends to hurt anyone, but we are worried about the "
+    "adult who contacts him, the material he is sharing with younger pupils and how quickly "
+    "his views have hardened. He has an assessment with the educational psychologist "
+    "booked for January, and the school nurse is aware of his poor sleep. We would welcome "
+    "advice on how to speak with him about the online contact without pushing him away, "
+    "and whether the man he describes is known to the police.\n"
+    "Contact with the family has been by phone and at two meetings in school. His father "
+    "works away during the week; the family's first language is English. There are no "
+    "other agencies involved at present, although the family was supported by early help "
+    "in 2022 after a housing move. Any questions to the safeguarding team, please."
+)
+LONG_VALUES: dict[str, str] = {
+    **SAMPLE_VALUES,
+    "subject_forenames": "Seán-Patrick",
+    "subject_surname": "D'Arcy-Jones",
+    "subject_address": "Flat 12, Rushey Green House\n221-223 Rushey Green\nCatford, London SE6 4BD",
+    "subject_nationality": "British",
+    "concerns": LONG_CONCERNS,
+    "complex_needs": "Diagnosed with ADHD in 2023; awaiting an autism assessment.",
+    "referrer_name": "Mary-Kate O'Brien-Ashworth",
+    "referrer_role": "Designated Safeguarding Lead, Sedgehill Academy",
+    "referrer_email": "mary-kate.obrien-ashworth.safeguarding@sedgehill.example.sch.uk",
+}
+
+# Long answers with two required ones missing and an email address that is not one.
+INCOMPLETE_VALUES = {**LONG_VALUES, "subject_surname": "", "referrer_phone": "",
+                     "referrer_email": "mary-kate.obrien-ashworth at sedgehill academy"}
+VALUE_SETS = {"sample": SAMPLE_VALUES, "long": LONG_VALUES, "incomplete": INCOMPLETE_VALUES}
+
+
+def same_as_written(expected: str, got: str, wrapped: bool) -> bool:
+    """`got` is `expected`, character for character. From a file whose lines were
+    wrapped by the writer (a PDF), a line break the writer made exactly where the next
+    word would not have fitted cannot be told from a wrap: it may read as a space.
+    A space read as a line break, or a space lost or added, is still a mismatch."""
+    if not wrapped:
+        return got == expected
+    return len(got) == len(expected) and all(
+        g == e or (e == "\n" and g == " ") for g, e in zip(got, expected, strict=True))
+
 
 # How an older, locally edited copy of the form words some questions.
 OLDER_LABELS = {
@@ -164,6 +231,10 @@ def make_form(
         return "Prevent referral.docx", DOCX, make_docx(outline, values, controls=False)
     if layout == "docx-controls":
         return "Prevent referral.docx", DOCX, make_docx(outline, values, controls=True)
+    if layout == "docx-boxes":
+        return "Prevent referral.docx", DOCX, make_docx_boxes(outline, values)
+    if layout == "docx-lines":
+        return "Prevent referral.docx", DOCX, make_docx_lines(outline, values)
     raise ValueError(f"unknown layout {layout!r}")
 
 

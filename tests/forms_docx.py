@@ -69,6 +69,80 @@ def make_docx(outline: Outline, values: dict[str, str], controls: bool) -> bytes
                 label_cell, answer_cell = row.cells
             label_cell.paragraphs[0].add_run(label).bold = True
             _fill(answer_cell, value, yes_no, controls)
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _answer(paragraph, cell_or_doc, value: str, yes_no: bool) -> None:
+    """The answer as written: ticks for yes/no, one paragraph a line otherwise."""
+    if yes_no:
+        yes, no = ("☒", "☐") if value == "Yes" else ("☐", "☒") if value == "No" else ("☐", "☐")
+        paragraph.add_run(f"{yes} Yes  {no} No")
+        return
+    lines = value.split("\n")
+    paragraph.add_run(lines[0])
+    for line in lines[1:]:
+        cell_or_doc.add_paragraph(line)
+
+
+def make_docx_boxes(outline: Outline, values: dict[str, str]) -> bytes:
+    """The printed-form layout: each question in a bordered box, its answer on the
+    lines under it inside the same box; short questions two boxes to a row."""
+    document = Document()
+    document.add_heading("Prevent National Referral Form", level=1)
+    for heading, questions in outline:
+        document.add_heading(heading, level=2)
+        table = document.add_table(rows=0, cols=2)
+        table.style = "Table Grid"
+        pending: list[tuple[str, str, str]] = []
+
+        def place(group: list[tuple[str, str, str]], table=table) -> None:
+            row = table.add_row()
+            cells = [row.cells[0].merge(row.cells[1])] if len(group) == 1 else row.cells
+            for cell, (key, label, validator) in zip(cells, group, strict=False):
+                cell.paragraphs[0].add_run(label).bold = True
+                _answer(cell.add_paragraph(), cell, values.get(key, ""), validator == "yes-no")
+
+        for question in questions:
+            key, label, _validator = question
+            if len(label) > 30 or key in ("concerns", "complex_needs", "other_information",
+                                          "subject_address"):
+                if pending:
+                    place(pending)
+                    pending = []
+                place([question])
+            else:
+                pending.append(question)
+                if len(pending) == 2:
+                    place(pending)
+                    pending = []
+        if pending:
+            place(pending)
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def make_docx_lines(outline: Outline, values: dict[str, str]) -> bytes:
+    """No tables: "Label: answer" lines, and long answers on the lines under their label."""
+    document = Document()
+    document.add_heading("Prevent National Referral Form", level=1)
+    for heading, questions in outline:
+        document.add_heading(heading, level=2)
+        for key, label, validator in questions:
+            value = values.get(key, "")
+            if "\n" in value or len(value) > 80 or len(label) > LONG_LABEL:
+                document.add_paragraph().add_run(label).bold = True
+                _answer(document.add_paragraph(), document, value, validator == "yes-no")
+                continue
+            paragraph = document.add_paragraph()
+            paragraph.add_run(f"{label}:").bold = True
+            paragraph.add_run(" ")
+            _answer(paragraph, document, value, validator == "yes-no")
+    document.add_paragraph()  # Word always ends the body with a paragraph, never a table
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

@@ -246,3 +246,55 @@ def scan() -> bytes:
     page.drawImage(ImageReader(io.BytesIO(noise_jpeg())), 20, 20, A4[0] - 40, A4[1] - 40)
     page.save()
     return out.getvalue()
+
+
+# --- Arranged (property tests): each answer right of, below, or in its label's box ----
+
+ARRANGEMENTS = ("right", "below", "box", "inline")
+
+
+def arranged(outline: Outline, values: dict[str, str], placing: dict[str, str],
+             label_width: float, answer_width: float, font_size: float = 9.5) -> bytes:
+    """A flat form where question `key` is laid out as `placing[key]`: "right" (next
+    cell), "below" (the row under the label), "box" (under the label in the same
+    cell) or "inline" ("Label: answer" in one paragraph)."""
+    _fonts()
+    leading = font_size * 1.3
+    label_style = ParagraphStyle("l", fontName="DejaVu-Bold", fontSize=font_size, leading=leading)
+    answer_style = ParagraphStyle("a", fontName="DejaVu", fontSize=font_size, leading=leading)
+    heading_style = ParagraphStyle("h", fontName="DejaVu-Bold", fontSize=13, leading=16)
+    story: list = []
+    for heading, questions in outline:
+        story += [Spacer(1, 10), Paragraph(escape(heading), heading_style), Spacer(1, 4)]
+        rows: list[list] = []
+        spans: list[int] = []
+        for key, label, validator in questions:
+            value = values.get(key, "")
+            value = _ticks(value) if validator == "yes-no" else value
+            answers = [Paragraph(escape(text), answer_style) for text in value.split("\n")
+                       if text]
+            label_cell = Paragraph(escape(label), label_style)
+            how = placing.get(key, "right")
+            if how == "right":
+                rows.append([label_cell, answers])
+                continue
+            spans.append(len(rows))
+            if how == "below":
+                rows.append([label_cell, ""])
+                spans.append(len(rows))
+                rows.append([answers, ""])
+            elif how == "box":
+                rows.append([[label_cell, *answers], ""])
+            else:
+                first, *rest = value.split("\n") if value else [""]
+                inline = Paragraph(f"<b>{escape(label)}:</b> {escape(first)}", answer_style)
+                more = [Paragraph(escape(text), answer_style) for text in rest if text]
+                rows.append([[inline, *more], ""])
+        table = Table(rows, colWidths=[label_width, answer_width])
+        commands = [("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        commands += [("SPAN", (0, row), (1, row)) for row in spans]
+        table.setStyle(TableStyle(commands))
+        story.append(table)
+    out = io.BytesIO()
+    SimpleDocTemplate(out, pagesize=A4, topMargin=60, bottomMargin=60).build(story)
+    return out.getvalue()

@@ -66,8 +66,6 @@ def test_a_readable_file_that_is_not_the_form_is_not_recognised() -> None:
 @pytest.mark.parametrize(
     ("filename", "content_type", "reason"),
     [
-        ("referral.doc", "application/msword", "unsupported"),
-        ("referral.odt", "application/vnd.oasis.opendocument.text", "unsupported"),
         ("message.rpmsg", "application/x-microsoft-rpmsg-message", "encrypted-email"),
         ("smime.p7m", "application/pkcs7-mime", "encrypted-email"),
     ],
@@ -75,6 +73,40 @@ def test_a_readable_file_that_is_not_the_form_is_not_recognised() -> None:
 def test_recognised_but_unreadable_types(filename: str, content_type: str, reason: str) -> None:
     result = extract([Attachment(filename, content_type, b"\xd0\xcf\x11\xe0" * 100, 400)], RULES)
     assert (result.review_reason, result.carries_form) == (reason, True)
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+OFFICE_FILES = [
+    ("referral.doc", "application/msword", OLE + b"\x00" * 4000),
+    ("referral.odt", "application/vnd.oasis.opendocument.text", b"PK\x03\x04" + b"\x00" * 26
+     + b"mimetypeapplication/vnd.oasis.opendocument.text" + b"\x00" * 400),
+    ("referral.rtf", "application/rtf", b"{\\rtf1 {{{{ not really"),
+]
+
+
+@pytest.mark.parametrize(("filename", "content_type", "data"), OFFICE_FILES)
+def test_a_broken_doc_odt_or_rtf_is_damaged(filename: str, content_type: str,
+                                            data: bytes) -> None:
+    result = extract([Attachment(filename, content_type, data, len(data))], RULES)
+    assert (result.review_reason, result.carries_form) == ("damaged", True)
+
+
+@pytest.mark.parametrize(("filename", "content_type", "data"), OFFICE_FILES)
+def test_without_libreoffice_doc_odt_and_rtf_stay_unsupported(monkeypatch, filename: str,
+                                                              content_type: str,
+                                                              data: bytes) -> None:
+    from intake.extract import office
+
+    monkeypatch.setattr(office, "soffice", lambda: None)
+    result = extract([Attachment(filename, content_type, data, len(data))], RULES)
+    assert (result.review_reason, result.carries_form) == ("unsupported", True)
+
+
+def test_a_password_protected_word_file_is_encrypted() -> None:
+    data = OLE + b"\x00" * 500 + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 500
+    for name in ("referral.docx", "referral.doc"):
+        result = extract([Attachment(name, "application/octet-stream", data, len(data))], RULES)
+        assert (result.review_reason, result.carries_form) == ("encrypted", True)
 
 
 def test_too_large_attachment() -> None:

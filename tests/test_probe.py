@@ -37,9 +37,10 @@ def test_good_settings_give_two_ok_lines_and_exit_0(tmp_path, dovecot, smtp_serv
     dovecot.append(b"Subject: one\r\n\r\nx\r\n")
     done = intake(write_settings(tmp_path, dovecot, smtp_server), "check-config")
     assert done.returncode == 0, done.stderr
-    mailbox, smtp = lines(done.stdout)
+    mailbox, smtp, forms = lines(done.stdout)
     assert mailbox.startswith("mailbox: ok — 127.0.0.1:") and "INBOX (1 message)" in mailbox
     assert smtp.startswith(f"smtp: ok — 127.0.0.1:{smtp_server.port} none")
+    assert forms.startswith("forms: ok — .doc, .odt and .rtf read with LibreOffice")
     assert dovecot.password not in done.stdout + done.stderr
 
 
@@ -105,7 +106,7 @@ def test_oauth2_good_settings_give_three_ok_lines(tmp_path, oauth_app, oauth_smt
 
     done = intake(write_oauth_settings(tmp_path, oauth_app, oauth_smtp), "check-config")
     assert done.returncode == 0, done.stderr
-    token, mailbox, smtp = lines(done.stdout)
+    token, mailbox, smtp, _forms = lines(done.stdout)
     assert token.startswith(f"oauth2: ok — token for app {oauth_app.app.client_id} from http")
     assert f"oauth2 as {oauth_app.account.user}, INBOX (0 messages)" in mailbox
     assert smtp.startswith("smtp: ok — ") and f"oauth2 as {oauth_app.account.user}" in smtp

@@ -120,3 +120,11 @@ def test_a_message_row_reads_its_outcome(store):
     (row,) = store.query("SELECT * FROM messages WHERE id = ?", (row_id,))
     with pytest.raises(ValueError, match="spam"):
         MessageRow.from_row(row)
+
+
+def test_a_decision_takes_only_a_known_outcome():
+    from intake.decide import Decision
+
+    assert Decision("note").outcome is Outcome.NOTE
+    with pytest.raises(ValueError, match="merged"):
+        Decision("merged")

@@ -146,14 +146,14 @@ def test_machine_sender_patterns(local, machine):
 def test_form_and_review_types_are_well_formed():
     for extension, kind in RULES.form_types.items():
         assert extension.startswith(".") and extension == extension.lower()
-        assert kind in ("pdf", "docx")
+        assert kind in ("pdf", "docx", "doc", "odt", "rtf")
     for extension, reason in RULES.review_types.items():
         assert extension.startswith(".") and extension == extension.lower()
         assert reason in REVIEW_REASONS
     assert not set(RULES.form_types) & set(RULES.review_types)
     for content_type, kind in RULES.content_types.items():
         assert content_type == content_type.lower() and "/" in content_type
-        assert kind in {"pdf", "docx"} | REVIEW_REASONS
+        assert kind in {"pdf", "docx", "doc", "odt", "rtf"} | REVIEW_REASONS
     assert RULES.min_labels_found >= 1 and RULES.min_image_bytes >= 0
 
 

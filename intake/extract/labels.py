@@ -19,6 +19,8 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|[_.\-\s]+"
 
 TICKED = ("☒", "☑", "✔", "✓", "[X]", "[x]")
 UNTICKED = ("☐", "[ ]", "[]")
+MAX_LABEL_LINES = 4  # a printed question wrapped over at most this many lines
+_HINT = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _TICK = re.compile(r"☒|☑|✔|✓|\[[xX]\]|☐|\[\s*\]")
 
 
@@ -109,33 +111,34 @@ class LabelMatcher:
     def label_at_start(
         self, text: str, section: str | None, taken: frozenset[str] | set[str] = frozenset()
     ) -> Match | None:
-        """A label that is the whole text, or its start followed by ":" and an answer."""
+        """A label that is the whole text; or its start followed by ":" and an answer; or
+        its first lines, the answer on the lines under it (a question and its answer in
+        one box). A line that adds only filler words ("a") is an answer, not the label;
+        a bracketed hint ("(DD/MM/YYYY)") is the label's."""
         first_line, _, after = text.partition("\n")
-        rule = self.field(text.replace("\n", " "), section, taken)
-        if rule:
-            return Match(rule, "")
         head, colon, tail = first_line.partition(":")
-        if colon:
+        if colon and tail.strip():
             rule = self.field(head, section, taken)
             if rule:
-                rest = tail.strip()
-                return Match(rule, "\n".join(p for p in (rest, after.strip()) if p))
-        return None
+                return Match(rule, "\n".join(p for p in (tail.strip(), after.strip()) if p))
+        lines = text.split("\n")
+        best: tuple[int, FieldRule] | None = None
+        best_words = ""
+        for count in range(1, min(len(lines), MAX_LABEL_LINES) + 1):
+            label = " ".join(lines[:count]).strip()
+            rule = self.field(label.removesuffix(":"), section, taken)
+            if rule is None:
+                continue
+            words = normalise(label)
+            if best is None or words != best_words or _HINT.fullmatch(lines[count - 1].strip()):
+                best, best_words = (count, rule), words
+        if best is None:
+            return None
+        return Match(best[1], "\n".join(lines[best[0]:]).strip())
 
     def is_label(self, text: str) -> bool:
-        text = text.replace("\n", " ")
-        return (
-            normalise(text) in self._by_text
-            or normalise(text.partition(":")[0]) in (self._by_text)
-            and ":" in text
-        )
-
-    def could_continue(self, text: str) -> bool:
-        """True when `text` starts a long label that a wrapped next line may finish."""
-        words = normalise(text)
-        if len(words.split()) < 3:
-            return False
-        return any(t.startswith(words + " ") for t in self._by_text)
+        """The text starts with a label, in any of the ways label_at_start knows."""
+        return self.label_at_start(text, None) is not None
 
     def field_by_name(self, name: str) -> FieldRule | None:
         """Match a form field's name ("SubjectSurname", "referrer.email") to a field."""

@@ -1,10 +1,14 @@
-"""Read answers from rows of cells, whatever file they came from.
+"""Read answers from rows of cells, whatever file they came from: the one reader
+of every text layout (flat PDF, .docx, and .doc/.odt/.rtf through LibreOffice).
 
-A flat PDF and a Word document both come down to rows in reading order:
-table rows (label | answer, sometimes label | answer | label | answer) and
-lines of text outside tables (headings, "Label: answer", a label with its
-answer on the lines beneath). A heading sets the section, which decides
-repeated labels such as "Name" or "Email Address".
+A file comes down to rows in reading order: table rows (label | answer, or
+label | answer | label | answer, or a box holding a question and its answer)
+and lines of text outside tables. Labels are found anywhere in that stream;
+an answer is what follows its label up to the next label or section heading:
+the next cell, the rows below, the rest of its line after "Label:", or the
+lines under it in its box. A heading sets the section, which decides repeated
+labels such as "Name" or "Email Address"; a cell's `glue` says it carries on
+the paragraph before it over a page break.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from .labels import LabelMatcher, read_ticks
 class Cell:
     text: str
     where: str
+    glue: str | None = None  # carries on the paragraph before it (a page break): " " or ""
 
 
 @dataclass
 class Row:
     cells: list[Cell]
     in_table: bool = False
-    continues: bool = False  # first row of a table that carries on from the page before
 
 
 @dataclass
@@ -81,10 +85,6 @@ class _Walker:
                     where = cells[texts.index(filled[0])].where
                     self.pending = _Pending(rule.key, where, [], weak=True)
                 return
-        if row.continues and self.last and texts and not texts[0] and len(filled) == 1:
-            self.last.parts.append(filled[0])
-            self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
-            return
         index, matched = 0, False
         while index < len(cells):
             text = texts[index]
@@ -93,8 +93,9 @@ class _Walker:
                 self.close()
                 matched = True
                 key, where = match.field.key, cells[index].where
-                if match.rest:
-                    self._set(key, [match.rest], where)
+                if match.rest:  # "Label: answer", or the answer under it in its box:
+                    # the lines that follow, up to the next label, carry it on
+                    self.pending = _Pending(key, where, [match.rest], weak=False)
                 elif index + 1 < len(cells) and not self.matcher.is_label(texts[index + 1]):
                     self._set(key, [texts[index + 1]], cells[index + 1].where)
                     index += 2
@@ -102,10 +103,10 @@ class _Walker:
                 else:
                     self.pending = _Pending(key, cells[index].where, [], weak=False)
             elif text and self.pending and not matched:
-                self.pending.parts.append(text)
+                _carry_on(self.pending.parts, text, cells[index].glue)
             elif text and row.in_table and self.last and not matched and index > 0:
                 # label cell left empty: the answer carries on from the row above
-                self.last.parts.append(text)
+                _carry_on(self.last.parts, text, cells[index].glue)
                 self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
             index += 1
 
@@ -116,12 +117,42 @@ class _Walker:
     def answers(self) -> Answers:
         self.close()
         result = Answers(labels_found=len(self.labels))
+        placeholders = self.matcher.rules.placeholders
+        validators = {rule.key: rule.validator for rule in self.matcher.rules.fields}
         for key, (value, where, _weak) in self.found.items():
             value = tidy(value)
-            if value:
+            if validators.get(key) == "email":
+                value = unwrapped_email(value)
+            if value and value.lower() not in placeholders:
                 result.fields[key] = value
                 result.where[key] = where
         return result
+
+
+def unwrapped_email(value: str) -> str:
+    """An email address a writer broke over lines, put back together: only when it is
+    not a valid address as read and is one with the line breaks and spaces taken out
+    (never a character added)."""
+    if not any(ch.isspace() for ch in value) or value.count("@") != 1:
+        return value
+    from email_validator import EmailNotValidError, validate_email
+
+    joined = "".join(value.split())
+    for candidate in (value.strip(), joined):
+        try:
+            validate_email(candidate, check_deliverability=False)
+        except EmailNotValidError:
+            continue
+        return candidate
+    return value
+
+
+def _carry_on(parts: list[str], text: str, glue: str | None) -> None:
+    """Add a line of answer: its own paragraph, or the one before carried on."""
+    if glue is not None and parts and parts[-1]:
+        parts[-1] += glue + text
+    else:
+        parts.append(text)
 
 
 def tidy(value: str) -> str:
@@ -129,7 +160,7 @@ def tidy(value: str) -> str:
     ticked = read_ticks(value)
     if ticked is not None:
         return ticked
-    lines = [line.rstrip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line.strip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return "\n".join(lines).strip()
 
 

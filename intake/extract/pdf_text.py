@@ -21,6 +21,7 @@ from .layout import Answers, Cell, Row, read_rows
 MAX_PAGES = 50
 MARGIN_SHARE = 0.09  # top and bottom share of a page where headers and footers live
 CELL_PADDING = 6.0
+HYPHENS = ("-", "\u2010", "\u2011")  # hyphen-minus, hyphen, non-breaking hyphen
 
 
 @dataclass
@@ -83,32 +84,80 @@ def split_segments(line: Line) -> list[Line]:
     return segments
 
 
-def paragraphs(lines: list[Line], right_edge: float) -> list[tuple[float, str]]:
-    """(top, text) of each paragraph: wrapped lines joined by spaces, breaks kept."""
+def continues_line(before: Line, after: Line, edge: float, over_page: bool = False) -> bool:
+    """`after` carries on the paragraph of `before`: the writer wrapped the line.
+
+    It did when the next line's first word would not have fitted on this one. (Some
+    writers also break after a hyphen, some do not: a break the writer made before a
+    hyphenated word whose first part would have fitted reads as a wrap, a space.)
+    A paragraph gap, a change between bold label and plain answer, or an indent
+    is a break the writer made."""
+    first = after.words[0]
+    space = 0.28 * before.size
+    would_fit = before.x1 + space + (first["x1"] - first["x0"]) < edge - 1.0
+    gap = after.top - before.bottom
+    return not (
+        would_fit
+        or (gap > 0.6 * before.size and not over_page)
+        or _bold(before.words[-1]) != _bold(first)
+        or after.x0 > before.x0 + 2.0 * before.size
+    )
+
+
+def glue(before: Line, after: Line, edge: float, left: float) -> str:
+    """What stood between two wrapped lines: a space, or nothing where the writer broke
+    one token: after a hyphen it carries ("Nowak-" / "Żelazny"), or at the edge of
+    a token too wide for the line ("...@sedgehill.e" / "xample.sch.uk"). Never a
+    character that was not printed."""
+    last, first = before.words[-1], after.words[0]
+    if len(last["text"]) > 1 and last["text"].endswith(HYPHENS) and first["text"][:1].isalnum():
+        return ""
+    # A token too wide for any line: writers start it on a line of its own and break
+    # it where the line is full. Two words that merely both were long stay two words.
+    room = edge - before.x1
+    first_char = (first["x1"] - first["x0"]) / max(len(first["text"]), 1)
+    joined = (last["x1"] - last["x0"]) + (first["x1"] - first["x0"])
+    alone = last["x0"] <= left + first_char
+    if alone and room < 1.5 * first_char and joined > edge - left - 1.0:
+        return ""
+    return " "
+
+
+@dataclass
+class Paragraph:
+    lines: list[Line]
+    text: str
+
+
+def paragraphs(lines: list[Line], right_edge: float, left: float | None = None) -> list[Paragraph]:
+    """Each paragraph with its lines: wrapped lines joined, the writer's breaks kept."""
     if not lines:
         return []
     edge = max(right_edge, max(ln.x1 for ln in lines))
-    found = [(lines[0].top, lines[0].text)]
+    left = min(ln.x0 for ln in lines) if left is None else left
+    found = [Paragraph([lines[0]], lines[0].text)]
     for before, after in zip(lines, lines[1:], strict=False):
-        first = after.words[0]
-        space = 0.28 * before.size
-        would_fit = before.x1 + space + (first["x1"] - first["x0"]) < edge - 1.0
-        gap = after.top - before.bottom
-        new_paragraph = (
-            would_fit
-            or gap > 0.6 * before.size
-            or _bold(before.words[-1]) != _bold(first)
-            or after.x0 > before.x0 + 2.0 * before.size
-        )
-        if new_paragraph:
-            found.append((after.top, after.text))
+        if continues_line(before, after, edge):
+            found[-1].lines.append(after)
+            found[-1].text += glue(before, after, edge, left) + after.text
         else:
-            found[-1] = (found[-1][0], found[-1][1] + " " + after.text)
+            found.append(Paragraph([after], after.text))
     return found
 
 
-def join_wrapped(lines: list[Line], right_edge: float) -> str:
-    return "\n".join(text for _top, text in paragraphs(lines, right_edge))
+def join_wrapped(lines: list[Line], right_edge: float, left: float | None = None) -> str:
+    return "\n".join(p.text for p in paragraphs(lines, right_edge, left))
+
+
+@dataclass
+class Edges:
+    """Where a cell's text starts and ends, to tell whether it runs on over a page."""
+
+    first: Line
+    last: Line
+    left: float
+    edge: float
+    boxed: bool  # inside a table cell (its edge is the cell's), else estimated from the text
 
 
 def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
@@ -117,8 +166,12 @@ def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
     return box[0] <= x <= box[2] and box[1] <= y <= box[3]
 
 
-def page_rows(page, page_no: int, repeated: set[str]) -> list[tuple[float, Row]]:
-    """Rows of one page, each with its top for reading order."""
+def page_rows(
+    page, page_no: int, repeated: set[str], edges: dict[int, Edges] | None = None
+) -> list[tuple[float, Row]]:
+    """Rows of one page, each with its top for reading order; `edges` gets each text
+    cell's first and last line (by id of the Cell)."""
+    edges = {} if edges is None else edges
     words = page.extract_words(extra_attrs=["fontname", "size"])
     placed: list[tuple[float, Row]] = []
     used: set[int] = set()
@@ -130,9 +183,14 @@ def page_rows(page, page_no: int, repeated: set[str]) -> list[tuple[float, Row]]
                     continue
                 hits = [i for i, w in enumerate(words) if i not in used and _inside(w, box)]
                 used.update(hits)
-                inside = [words[i] for i in hits]
-                text = join_wrapped(group_lines(inside), box[2] - CELL_PADDING)
-                cells.append(Cell(text, f"page {page_no} table {table_no} row {row_no}"))
+                inside = group_lines([words[i] for i in hits])
+                left, edge = box[0] + CELL_PADDING, box[2] - CELL_PADDING
+                cell = Cell(join_wrapped(inside, edge, left),
+                            f"page {page_no} table {table_no} row {row_no}")
+                if inside:
+                    edges[id(cell)] = Edges(inside[0], inside[-1], left, max(edge, inside[-1].x1),
+                                           True)
+                cells.append(cell)
             if cells:
                 placed.append((row.bbox[1], Row(cells, in_table=True)))
     outside = [w for i, w in enumerate(words) if i not in used]
@@ -141,8 +199,11 @@ def page_rows(page, page_no: int, repeated: set[str]) -> list[tuple[float, Row]]
     block: list[Line] = []
 
     def flush() -> None:
-        for top, text in paragraphs(block, edge):
-            placed.append((top, Row([Cell(text, f"page {page_no}")])))
+        left = min((ln.x0 for ln in block), default=0.0)
+        for paragraph in paragraphs(block, edge):
+            cell = Cell(paragraph.text, f"page {page_no}")
+            edges[id(cell)] = Edges(paragraph.lines[0], paragraph.lines[-1], left, edge, False)
+            placed.append((paragraph.lines[0].top, Row([cell])))
         block.clear()
 
     for line in lines:
@@ -184,8 +245,30 @@ def read_text_pdf(pdf, matcher: LabelMatcher) -> tuple[Answers, int]:
     pages = pdf.pages[:MAX_PAGES]
     repeated = repeated_margins(pages)
     rows: list[Row] = []
+    edges: dict[int, Edges] = {}
     chars = 0
     for page_no, page in enumerate(pages, start=1):
         chars += len(page.chars)
-        rows.extend(row for _top, row in page_rows(page, page_no, repeated))
+        placed = [row for _top, row in page_rows(page, page_no, repeated, edges)]
+        if rows and placed:
+            _glue_over_page(rows[-1], placed[0], edges)
+        rows.extend(placed)
     return read_rows(rows, matcher), chars
+
+
+def _glue_over_page(before: Row, after: Row, edges: dict[int, Edges]) -> None:
+    """A paragraph the writer wrapped at the foot of a page and carried on at the top
+    of the next: the first cell there says how its text joins on (Cell.glue)."""
+    filled = [c for c in before.cells if c.text.strip()]
+    start = [c for c in after.cells if c.text.strip()]
+    if not filled or len(start) != 1:
+        return
+    end, begin = edges.get(id(filled[-1])), edges.get(id(start[0]))
+    if end is None or begin is None or abs(end.left - begin.left) > 3.0:
+        return
+    if end.boxed and begin.boxed and abs(end.edge - begin.edge) > 3.0:
+        return  # another column
+    edge = end.edge if end.boxed or not begin.boxed else begin.edge
+    edge = max(edge, end.last.x1)
+    if continues_line(end.last, begin.first, edge, over_page=True):
+        start[0].glue = glue(end.last, begin.first, edge, end.left)

@@ -23,7 +23,7 @@ from .choose import extract, form_candidates
 log = logging.getLogger(__name__)
 
 
-def _worker_main(conn: Connection, rules: Rules, memory_mb: int) -> None:
+def _worker_main(conn: Connection, rules: Rules, memory_mb: int, timeout: float) -> None:
     """Child loop: receive a list of attachments, send back an Extraction."""
     from ..logsetup import configure
 
@@ -35,8 +35,11 @@ def _worker_main(conn: Connection, rules: Rules, memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ImportError, ValueError, OSError):
         pass
+    from . import office
     from .labels import LabelMatcher
 
+    # A LibreOffice conversion gives up before the pool would kill this process.
+    office.TIMEOUT_SECONDS = max(1.0, min(office.TIMEOUT_SECONDS, timeout * 0.75))
     matcher = LabelMatcher(rules)
     while True:
         try:
@@ -61,9 +64,10 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 class _Worker:
-    def __init__(self, ctx, rules: Rules, memory_mb: int):
+    def __init__(self, ctx, rules: Rules, memory_mb: int, timeout: float):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, rules, memory_mb), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, rules, memory_mb, timeout),
+                                   daemon=True)
         self.process.start()
         child.close()
         self.job: int | None = None
@@ -103,7 +107,7 @@ class ParserPool:
         self._workers = [self._start() for _ in range(max(1, workers))]
 
     def _start(self) -> _Worker:
-        return _Worker(self._ctx, self.rules, self.memory_mb)
+        return _Worker(self._ctx, self.rules, self.memory_mb, self.timeout)
 
     def extract(self, attachments: Sequence[Attachment]) -> Extraction:
         return self.extract_many([attachments])[0]

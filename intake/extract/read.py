@@ -13,6 +13,7 @@ from itertools import islice
 
 from ..models import Attachment
 from ..rules import Rules
+from . import office
 from .docx_form import DocxError, read_docx
 from .labels import LabelMatcher
 from .layout import Answers
@@ -26,7 +27,7 @@ IMAGE_PREFIX = "image/"
 @dataclass
 class FileResult:
     filename: str
-    source: str  # pdf-form | pdf-text | docx | unsupported
+    source: str  # pdf-form | pdf-text | docx | doc | odt | rtf | unsupported
     fields: dict[str, str] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
     labels_found: int = 0
@@ -34,7 +35,8 @@ class FileResult:
 
 
 def kind_of(attachment: Attachment, rules: Rules) -> str | None:
-    """ "pdf", "docx", a review reason, or None for a file that is not a form."""
+    """ "pdf", "docx", "doc", "odt", "rtf", a review reason, or None for a file that is
+    not a form. What the bytes say beats what the name says."""
     name = attachment.filename.lower()
     extension = name[name.rfind(".") :] if "." in name else ""
     kind = rules.form_types.get(extension) or rules.review_types.get(extension)
@@ -44,11 +46,24 @@ def kind_of(attachment: Attachment, rules: Rules) -> str | None:
     if kind == "scan" and (attachment.inline or attachment.size < rules.min_image_bytes):
         return None  # a logo or signature image
     head = attachment.data[:1024]
-    if head.startswith(b"PK\x03\x04") and kind == "pdf":
-        kind = "docx"  # misnamed Word file
-    elif b"%PDF-" in head and kind in ("docx", None):
+    if kind is None:
+        return "pdf" if b"%PDF-" in head else None
+    if kind not in READABLE:
+        return kind
+    if head.startswith(b"PK\x03\x04"):
+        kind = "odt" if b"opendocument.text" in head[:120] else "docx"
+    elif head.startswith(OLE_MAGIC):
+        kind = "encrypted" if ENCRYPTED_OOXML in attachment.data else "doc"
+    elif head.lstrip().startswith(b"{\\rtf"):
+        kind = "rtf"
+    elif b"%PDF-" in head:
         kind = "pdf"
     return kind
+
+
+READABLE = ("pdf", "docx", *office.KINDS)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc, and a password-protected .docx
+ENCRYPTED_OOXML = "EncryptedPackage".encode("utf-16-le")
 
 
 def read_attachment(attachment: Attachment, rules: Rules, matcher: LabelMatcher) -> FileResult:
@@ -63,7 +78,13 @@ def read_attachment(attachment: Attachment, rules: Rules, matcher: LabelMatcher)
         if kind == "docx":
             answers = read_docx(attachment.data, matcher)
             return _result(attachment, "docx", answers)
-    except DocxError as err:
+        if kind in office.KINDS:
+            if not office.available():
+                result.reason = "unsupported"
+                return result
+            answers = read_docx(office.to_docx(attachment.data, kind), matcher)
+            return _result(attachment, kind, answers)
+    except (DocxError, office.OfficeError) as err:
         result.reason = err.reason
         return result
     except MemoryError:

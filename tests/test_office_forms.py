@@ -1,0 +1,115 @@
+"""Forms as people make them: written in Word layouts, then saved by LibreOffice as
+PDF, .docx, .doc, .odt and .rtf, each read back field by field with long answers
+(a 63-character email address, a three-line address, a 2,000-character concern,
+names with apostrophes and hyphens). Converted once per run (`office_forms`)."""
+
+from __future__ import annotations
+
+import functools
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from forms import DOCX_LAYOUTS, VALUE_SETS, expected_fields, same_as_written
+from mail import referral_email
+
+from intake.check import check
+from intake.extract import extract
+from intake.models import Attachment, Extraction
+from intake.parse import parse
+from intake.rules import load_rules
+
+RULES = load_rules()
+WRITERS = ("pdf", "docx", "doc", "odt", "rtf")
+RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+SOURCE = {"pdf": "pdf-text", "docx": "docx", "doc": "doc", "odt": "odt", "rtf": "rtf"}
+
+
+@functools.cache
+def read(path: Path) -> Extraction:
+    """Each converted file is read once per run (a .doc costs a LibreOffice start)."""
+    data = path.read_bytes()
+    return extract([Attachment(path.name, "application/octet-stream", data, len(data))], RULES)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("values", VALUE_SETS)
+@pytest.mark.parametrize("layout", DOCX_LAYOUTS)
+def test_every_field_comes_back_from_what_libreoffice_wrote(office_forms, layout, values,
+                                                            writer):
+    result = read(office_forms[(f"{layout}/{values}", writer)])
+    assert result.review_reason is None
+    assert result.source == SOURCE[writer]
+    expected = expected_fields(VALUE_SETS[values])
+    wrong = {key: (expected.get(key), result.fields.get(key))
+             for key in expected.keys() | result.fields.keys()
+             if not same_as_written(expected.get(key, ""), result.fields.get(key, ""),
+                                    wrapped=writer == "pdf")}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("layout", DOCX_LAYOUTS)
+def test_verdicts_on_what_libreoffice_wrote(office_forms, layout, writer):
+    """Complete forms are complete (no address 'not valid' for being wrapped); the
+    incomplete one names exactly what is missing or invalid."""
+    for values, status, missing, invalid in (
+        ("long", "complete", (), ()),
+        ("sample", "complete", (), ()),
+        ("incomplete", "incomplete", ("subject_surname", "referrer_phone"),
+         ("referrer_email",)),
+    ):
+        path = office_forms[(f"{layout}/{values}", writer)]
+        email = parse(referral_email([(path.name, "application/octet-stream",
+                                       path.read_bytes())]))
+        [attachment] = email.attachments
+        assert attachment.data == path.read_bytes()
+        extraction = read(path)
+        verdict = check(extraction.fields, extraction, email, RECEIVED, RULES,
+                        mailbox_address="prevent@lewisham.gov.uk")
+        assert (verdict.status, verdict.missing, verdict.invalid) == (status, missing, invalid)
+
+
+def random_values(rng: random.Random) -> dict[str, str]:
+    """Long, wrapping answers: hyphenated names, long email addresses and tokens."""
+    words = ["Seán-Patrick", "D'Arcy-Jones", "O'Brien-Ashworth", "well-being", "Rushey",
+             "Catford", "internationalisation", "221-223", "SE6", "4BD", "school", "online",
+             "Llanfairpwllgwyngyllgogerychwyrndrobwll", "mother", "x", "a", "Year", "9"]
+
+    def text(count: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(count))
+
+    local = ".".join(rng.choice(["mary-kate", "obrien-ashworth", "safeguarding", "dsl", "j"])
+                     for _ in range(rng.randint(1, 5)))
+    values = {key: text(rng.randint(1, 12)) for key in VALUE_SETS["long"]}
+    values.update(
+        subject_dob="07/03/2011", referral_date="12/11/2026", individual_aware="Yes",
+        subject_address="\n".join(text(rng.randint(2, 6)) for _ in range(3)),
+        concerns=text(rng.randint(150, 300)),
+        referrer_email=f"{local}@{rng.choice(['sedgehill', 'prendergast-school'])}"
+                       ".example.sch.uk")
+    return values
+
+
+@pytest.mark.soak
+def test_random_long_answers_through_libreoffice_pdf_soak(tmp_path):
+    """200 forms of random long answers, every Word layout, saved as PDF by LibreOffice."""
+    from forms import make_form
+    from office import OfficeForms
+
+    rng = random.Random(13)
+    cases = {f"{layout}/{n}": (layout, random_values(rng))
+             for n in range(50) for layout in DOCX_LAYOUTS}
+    built = OfficeForms(tmp_path).build(
+        {name: make_form(layout, values)[2] for name, (layout, values) in cases.items()},
+        targets=("pdf",))
+    wrong = {}
+    for name, (_layout, values) in cases.items():
+        result = read(built[(name, "pdf")])
+        expected = expected_fields(values)
+        bad = {k: (v, result.fields.get(k)) for k, v in expected.items()
+               if not same_as_written(v, result.fields.get(k, ""), wrapped=True)}
+        if bad:
+            wrong[name] = bad
+    assert wrong == {}
