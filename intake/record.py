@@ -114,6 +114,25 @@ def verdict_columns(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def first_message_columns(ctx: Context, decision: Decision, extraction: Extraction,
+                          verdict: Verdict) -> dict[str, Any]:
+    """The intake's columns that come from its first message (recorded, or retried)."""
+    return {
+        **verdict_columns(verdict),
+        "reply_to": decision.reply_to,
+        "fields": extraction.fields,
+        "field_sources": extraction.where,
+        "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
+        "priority": verdict.priority,
+        "urgent_because": list(verdict.urgent_because),
+        "source": extraction.source,
+        "review_reason": extraction.review_reason,
+        "machine_reason": decision.machine_reason,
+        "sender_auth": ctx.sender_auth,
+        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
+    }
+
+
 def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
                 mailbox_address: str, main_folder: str, now: datetime,
                 burst_rule: BurstRule | None = None) -> Recorded:
@@ -127,21 +146,10 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
         "reference": reference,
         "message_id": ctx.email.message_id,
         "sender": ctx.email.sender,
-        "reply_to": decision.reply_to,
         "received_at": raw.received_at,
         "last_message_at": raw.received_at,
-        **verdict_columns(verdict),
-        "fields": extraction.fields,
-        "field_sources": extraction.where,
-        "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
-        "priority": verdict.priority,
-        "urgent_because": list(verdict.urgent_because),
-        "source": extraction.source,
-        "review_reason": extraction.review_reason,
+        **first_message_columns(ctx, decision, extraction, verdict),
         "folder": raw.folder if raw.folder != main_folder else None,
-        "machine_reason": decision.machine_reason,
-        "sender_auth": ctx.sender_auth,
-        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
         "created_at": now,
         "updated_at": now,
     })

@@ -23,7 +23,7 @@ from .followup import follow_up, with_earlier
 from .models import Extraction, RawMessage
 from .outbox import queue
 from .pipeline import Pipeline, content_hash
-from .record import _attach, _correction, _verdict, verdict_columns
+from .record import _attach, _correction, _verdict, first_message_columns
 from .safe_text import clean_fields
 from .sender_auth import sender_auth
 from .store import decode_row
@@ -122,18 +122,7 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
     verdict = _verdict(ctx, dict(extraction.fields), extraction, ctx.raw.received_at,
                        pipeline.settings.mailbox.address, [])
     store.update("intakes", intake["id"], {
-        **verdict_columns(verdict),
-        "reply_to": decision.reply_to,
-        "fields": extraction.fields,
-        "field_sources": extraction.where,
-        "recipients": sorted({*ctx.email.to, *ctx.email.cc}),
-        "priority": verdict.priority,
-        "urgent_because": list(verdict.urgent_because),
-        "source": extraction.source,
-        "review_reason": extraction.review_reason,
-        "machine_reason": decision.machine_reason,
-        "sender_auth": ctx.sender_auth,
-        "first_referrer_email": extraction.fields.get("referrer_email", "").strip().lower(),
+        **first_message_columns(ctx, decision, extraction, verdict),
         "updated_at": now,
     })
     audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}
