@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
@@ -208,27 +208,25 @@ class ImapMailbox:
 
     def received_dates(self, folder: str, uids: Sequence[int]) -> dict[int, datetime]:
         """INTERNALDATE of each UID still there (no bodies: cheap for a backlog)."""
-        self._select(folder)
-        dates: dict[int, datetime] = {}
-        uids = sorted(uids)
-        with _wrapped(f"{self.where}: fetch from {folder} failed"):
-            for start in range(0, len(uids), 1000):
-                found = self.client.fetch(uids[start:start + 1000], ["INTERNALDATE"])
-                dates.update({uid: _aware(item[b"INTERNALDATE"]) for uid, item in found.items()
-                              if b"INTERNALDATE" in item})
-        return dates
+        return {uid: _aware(value)
+                for uid, value in self._fetch_item(folder, uids, "INTERNALDATE").items()}
 
     def sizes(self, folder: str, uids: Sequence[int]) -> dict[int, int]:
         """RFC822.SIZE of each UID still there: what fetching it would cost."""
+        return {uid: int(value)
+                for uid, value in self._fetch_item(folder, uids, "RFC822.SIZE").items()}
+
+    def _fetch_item(self, folder: str, uids: Sequence[int], item: str) -> dict[int, Any]:
+        """One FETCH data item (no bodies) of each UID still there, 1,000 UIDs a command."""
         self._select(folder)
-        found_sizes: dict[int, int] = {}
+        values: dict[int, Any] = {}
         uids = sorted(uids)
+        key = item.encode()
         with _wrapped(f"{self.where}: fetch from {folder} failed"):
             for start in range(0, len(uids), 1000):
-                found = self.client.fetch(uids[start:start + 1000], ["RFC822.SIZE"])
-                found_sizes.update({uid: int(item[b"RFC822.SIZE"]) for uid, item in found.items()
-                                    if b"RFC822.SIZE" in item})
-        return found_sizes
+                found = self.client.fetch(uids[start:start + 1000], [item])
+                values.update({uid: data[key] for uid, data in found.items() if key in data})
+        return values
 
     def _fetch_batch(self, folder: str, batch: list[int]) -> Iterator[RawMessage]:
         self._select(folder)
