@@ -8,8 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from intake.outbox import queue
-from intake.records import (
+from intake.domain.records import (
     AgeBand,
     Intake,
     Kind,
@@ -21,6 +20,7 @@ from intake.records import (
     SendStatus,
     Status,
 )
+from intake.mail.outbox import queue
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -123,7 +123,7 @@ def test_a_message_row_reads_its_outcome(store):
 
 
 def test_a_decision_takes_only_a_known_outcome():
-    from intake.decide import Decision
+    from intake.domain.decide import Decision
 
     assert Decision("note").outcome is Outcome.NOTE
     with pytest.raises(ValueError, match="merged"):
