@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from ..config.settings_types import Settings
 from ..domain.clock import local_day, utcnow
-from ..domain.records import AgeBand, Intake, Priority, Status
+from ..domain.records import REFERENCE_PATTERN, AgeBand, Intake, Priority, Status
 from ..jobs.digest import LABELS
 from ..mail.parse import clean_filename
 from ..store.database import Store
@@ -35,7 +35,7 @@ from .auth import MANAGER, MASH, person, requires
 from .chart import charts
 
 blueprint = Blueprint("pages", __name__)
-REFERENCE = re.compile(r"PRV-\d{4}-\d{5}")
+REFERENCE = re.compile(REFERENCE_PATTERN)
 MAX_TEXT = 5000
 
 
