@@ -24,18 +24,18 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from ..clock import local_day, utcnow
-from ..digest import LABELS
-from ..parse import clean_filename
-from ..records import AgeBand, Intake, Priority, Status
-from ..settings_types import Settings
-from ..store import Store
+from ..config.settings_types import Settings
+from ..domain.clock import local_day, utcnow
+from ..domain.records import REFERENCE_PATTERN, AgeBand, Intake, Priority, Status
+from ..jobs.digest import LABELS
+from ..mail.parse import clean_filename
+from ..store.database import Store
 from . import queries
 from .auth import MANAGER, MASH, person, requires
 from .chart import charts
 
 blueprint = Blueprint("pages", __name__)
-REFERENCE = re.compile(r"PRV-\d{4}-\d{5}")
+REFERENCE = re.compile(REFERENCE_PATTERN)
 MAX_TEXT = 5000
 
 
