@@ -14,9 +14,9 @@ import pytest
 from forms import expected_fields, form_outline, same_as_written
 from forms_docx import make_docx, make_docx_boxes, split_over_page
 
+from intake.domain.rules import load_rules
 from intake.extract.labels import LabelMatcher
 from intake.extract.pdf_text import group_lines, read_text_pdf
-from intake.rules import load_rules
 
 RULES = load_rules()
 NAME = "Mary-Kate O'Brien-Ashworth Seán-Patrick D'Arcy-Jones Catford Rushey well-being"
