@@ -37,19 +37,52 @@ def clean_header(value: object) -> str:
     return _CONTROL.sub(" ", str(value)).strip()
 
 
+# Files added to templates/ since a council may have copied the folder: taken from the
+# council's own folder when it has them, else from the shipped one.
+SUBJECTS = "_subjects.j2"
+_NEWER_FILES = frozenset({SUBJECTS})
+
+
+class _ShippedNewerFiles(jinja2.BaseLoader):
+    """Finds only _NEWER_FILES, in the shipped templates/."""
+
+    def __init__(self) -> None:
+        self.shipped = jinja2.FileSystemLoader(str(project_dir("templates")))
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str | None, Any]:
+        if template not in _NEWER_FILES:
+            raise jinja2.TemplateNotFound(template)
+        return self.shipped.get_source(environment, template)
+
+
+def template_env(folder: Path) -> jinja2.Environment:
+    """The Jinja2 environment every message is rendered in (HTML parts escaped)."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(folder))]
+    if Path(folder).resolve() != project_dir("templates").resolve():
+        loaders.append(_ShippedNewerFiles())
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
+                                            default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def render_subject(env: jinja2.Environment, template: str, **values: Any) -> str:
+    """The `template` macro of _subjects.j2, called with `values`, on one line."""
+    macro = getattr(env.get_template(SUBJECTS).module, template)
+    return clean_header(macro(**values))
+
+
 class Composer:
     """Builds acknowledgements, reminders, alerts (and, via message(), the digest)."""
 
     def __init__(self, settings: Settings, templates_dir: Path | None = None):
         self.settings = settings
         self.templates_dir = Path(templates_dir) if templates_dir else project_dir("templates")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.templates_dir)),
-            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
-                                                default_for_string=False),
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-        )
+        self.env = template_env(self.templates_dir)
         self.sender = clean_header(settings.smtp.sender)
         address = parseaddr(self.sender)[1]
         self.domain = address.rpartition("@")[2] or "localhost"
@@ -60,11 +93,11 @@ class Composer:
         """The reply to a referral (or to its correction), to its sender only."""
         context = self._reply_context(intake)
         context["correction"] = correction
-        word = "updated" if correction else "received"
         return self.message(
             kind="correction" if correction else "ack",
             to=[_single_address(intake.get("reply_to"))],
-            subject=f"[{context['reference']}] Prevent referral {word}",
+            subject=self.subject("acknowledgement", reference=context["reference"],
+                                 correction=correction),
             template="acknowledgement", context=context,
             reply_to_id=intake.get("message_id"), auto_reply=True,
         )
@@ -76,7 +109,7 @@ class Composer:
         return self.message(
             kind="reminder",
             to=[_single_address(intake.get("reply_to"))],
-            subject=f"[{context['reference']}] Prevent referral: still needed",
+            subject=self.subject("reminder", reference=context["reference"]),
             template="reminder", context=context,
             reply_to_id=intake.get("message_id"), auto_reply=True,
         )
@@ -97,13 +130,11 @@ class Composer:
             # references only (intake/followup.py), never to a referrer
             "earlier_referrals": [clean_header(r) for r in intake.get("earlier_referrals") or []],
         }
-        what = "URGENT" if urgent else "manual review needed"
-        if not urgent and intake.get("status") != "manual_review" and intake.get(
-                "earlier_referrals"):
-            what = "referred before"
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
-            subject=f"[{context['reference']}] Prevent referral: {what}",
+            subject=self.subject("alert", reference=context["reference"], urgent=urgent,
+                                 manual_review=intake.get("status") == "manual_review",
+                                 referred_before=bool(intake.get("earlier_referrals"))),
             template="alert", context=context,
             reply_to_id=intake.get("message_id"), auto_reply=False,
         )
@@ -120,7 +151,7 @@ class Composer:
         }
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
-            subject=f"[{context['reference']}] Prevent referral: possible forged correction",
+            subject=self.subject("forged", reference=context["reference"]),
             template="forged", context=context,
             reply_to_id=intake.get("message_id"), auto_reply=False,
         )
@@ -132,7 +163,7 @@ class Composer:
         listed = [(clean_header(r), clean_header(reason)) for r, reason in references]
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
-            subject=f"Prevent referrals: {len(listed)} need manual review",
+            subject=self.subject("review_batch", count=len(listed)),
             template="review_batch", context={"references": listed, "reference": None},
             auto_reply=False,
         )
@@ -141,10 +172,14 @@ class Composer:
         """Automatic replies hit the hourly cap: they wait; the MASH hears it once."""
         return self.message(
             kind="alert", to=list(self.settings.alert_to),
-            subject="Prevent intake: automatic replies paused (hourly limit reached)",
+            subject=self.subject("capped", cap=cap),
             template="capped", context={"cap": cap, "reference": None},
             auto_reply=False,
         )
+
+    def subject(self, template: str, **values: Any) -> str:
+        """The subject line of a `template` message, from templates/_subjects.j2."""
+        return render_subject(self.env, template, **values)
 
     # -- the one place a message is assembled -------------------------------
 

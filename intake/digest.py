@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from .clock import day_bounds, iso, local_day, parse_iso
-from .compose import Composer
+from .compose import Composer, render_subject, template_env
 from .errors import SendError, StoreLockedError
 from .oauth2 import token_provider_for
 from .outbox import deliver_due, queue
@@ -147,16 +147,19 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
 # -- rendering ---------------------------------------------------------------
 
 
-def subject(day: date) -> str:
-    return f"Prevent referrals digest: {_long_day(day)}"
+def subject(day: date, env: jinja2.Environment | None = None) -> str:
+    """The digest's subject line (templates/_subjects.j2), from `env`'s templates."""
+    return render_subject(env or template_env(project_dir("templates")), TEMPLATE,
+                          day_long=_long_day(day))
 
 
 def _long_day(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def digest_context(digest: Digest) -> dict[str, Any]:
-    """What the digest templates see (the Composer gets the same)."""
+def digest_context(digest: Digest, env: jinja2.Environment | None = None) -> dict[str, Any]:
+    """What the digest templates see (the Composer gets the same); `env` words the
+    subject (default: the shipped templates)."""
     headers = ("Reference", "Initials", "Days open", "Missing", "Reminders", "Note")
     rows = [(item.reference, item.initials, str(item.days_open),
              ", ".join(item.missing) or "-", str(item.reminders_sent), item.note or "-")
@@ -178,7 +181,7 @@ def digest_context(digest: Digest) -> dict[str, Any]:
         "open_headers": headers,
         "open_table": [line(headers), line(tuple("-" * w for w in widths))]
         + [line(row) for row in rows],
-        "subject": subject(digest.day),
+        "subject": subject(digest.day, env),
         "undelivered": list(digest.undelivered),
         "outages": list(digest.outages),
         "undelivered_days": UNDELIVERED_DAYS,
@@ -196,14 +199,8 @@ def templates_dir(composer: Any = None) -> Path:
 
 def render_digest(digest: Digest, composer: Any = None) -> tuple[str, str]:
     """The plain text and HTML of a digest, from templates/digest.txt.j2 and .html.j2."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir(composer))),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
-                                            default_for_string=False),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True,
-    )
-    context = digest_context(digest)
+    env = template_env(templates_dir(composer))
+    context = digest_context(digest, env)
     return (env.get_template(f"{TEMPLATE}.txt.j2").render(context),
             env.get_template(f"{TEMPLATE}.html.j2").render(context))
 
@@ -230,9 +227,9 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
             return None  # a day sent by hand is still the worker's to send, once
         digest = digest_for_day(store, settings, day, now=now)
         message = composer.message(kind="digest", to=list(settings.digest.to),
-                                   subject=subject(day), template=TEMPLATE,
-                                   context=digest_context(digest), reply_to_id=None,
-                                   auto_reply=False)
+                                   subject=subject(day, composer.env), template=TEMPLATE,
+                                   context=digest_context(digest, composer.env),
+                                   reply_to_id=None, auto_reply=False)
         outbox_id = queue(store, message, kind=Kind.DIGEST, intake_id=None, now=now)
         store.conn.execute(
             "INSERT INTO digests (day, sent_at, outbox_id) VALUES (?, ?, ?) ON CONFLICT(day) "

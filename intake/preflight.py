@@ -8,7 +8,7 @@ single message is taken. Templates are rendered with invented sample data.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,17 +121,15 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("service (down)", lambda: _service(composer, recovered=False)),
         ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(
-            kind="digest", to=list(composer.settings.digest.to), subject=subject(digest.day),
-            template="digest", context=digest_context(digest), auto_reply=False)),
+            kind="digest", to=list(composer.settings.digest.to),
+            subject=subject(digest.day, composer.env), template="digest",
+            context=digest_context(digest, composer.env), auto_reply=False)),
     ]
 
 
 def _service(composer: Composer, *, recovered: bool) -> Any:
-    return composer.message(
-        kind="service", to=list(composer.settings.alert_to), subject="Prevent intake service",
-        template="service", context={"component": "mailbox",
-                                     "what": "reads the mailbox again" if recovered
-                                     else "cannot read the mailbox",
-                                     "recovered": recovered, "since": "2026-01-05 09:00 GMT",
-                                     "now": "2026-01-05 10:30 GMT", "minutes": 90},
-        auto_reply=False)
+    from .service_state import service_message
+
+    started = SAMPLE_AT - timedelta(minutes=90)
+    return service_message(composer, composer.settings, "mailbox", started, SAMPLE_AT,
+                           recovered=recovered)

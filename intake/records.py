@@ -20,13 +20,14 @@ from typing import Any
 from .clock import parse_iso
 
 # An intake's reference: PRV-YYYY-NNNNN, numbered per year of receipt (store.next_reference).
-REFERENCE_PATTERN = r"PRV-[0-9]{4}-[0-9]{5}"
+REFERENCE_PREFIX = "PRV"
+REFERENCE_PATTERN = rf"{REFERENCE_PREFIX}-[0-9]{{4}}-[0-9]{{5}}"
 # Our loop marker, on every message we send; its value is the reference (or the kind).
 LOOP_HEADER = "X-Prevent-Intake"
 
 
 def format_reference(year: int, number: int) -> str:
-    return f"PRV-{year:04d}-{number:05d}"
+    return f"{REFERENCE_PREFIX}-{year:04d}-{number:05d}"
 
 
 class Status(StrEnum):

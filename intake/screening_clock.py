@@ -138,7 +138,7 @@ def overdue_alert(composer: Composer, intake: dict[str, Any],
     """The one reminder to the MASH that an intake is past its deadline: verdicts only."""
     return composer.message(
         kind="overdue", to=list(composer.settings.alert_to),
-        subject=f"[{intake['reference']}] Prevent referral: screening overdue",
+        subject=composer.subject("overdue", reference=intake["reference"]),
         template="overdue", context={
             "reference": intake["reference"],
             "received": composer._local_time(intake["received_at"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,15 +119,22 @@ def _outage(row: Any) -> Outage:
                   parse_iso(row["ended_at"]) if row["ended_at"] else None, row["error"] or "")
 
 
-def _tell(store: Store, composer: Any, settings: Settings, component: str,
-          started: datetime, now: datetime, *, recovered: bool) -> None:
+def service_message(composer: Any, settings: Settings, component: str, started: datetime,
+                    now: datetime, *, recovered: bool) -> EmailMessage:
+    """The message to the MASH that `component` is down (or working again)."""
     timezone = settings.digest.timezone
     what = BACK[component] if recovered else WHAT[component]
-    message = composer.message(
+    return composer.message(
         kind="service", to=list(settings.alert_to),
-        subject=f"Prevent intake service {what}", template="service",
+        subject=composer.subject("service", what=what), template="service",
         context={"component": component, "what": what, "recovered": recovered,
                  "since": local_label(started, timezone), "now": local_label(now, timezone),
                  "minutes": int((now - started).total_seconds() // 60)},
         auto_reply=False)
+
+
+def _tell(store: Store, composer: Any, settings: Settings, component: str,
+          started: datetime, now: datetime, *, recovered: bool) -> None:
+    message = service_message(composer, settings, component, started, now,
+                              recovered=recovered)
     queue(store, message, kind=Kind.SERVICE, intake_id=None, now=now)

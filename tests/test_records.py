@@ -128,3 +128,16 @@ def test_a_decision_takes_only_a_known_outcome():
     assert Decision("note").outcome is Outcome.NOTE
     with pytest.raises(ValueError, match="merged"):
         Decision("merged")
+
+
+def test_the_reference_format_is_spelled_once():
+    import re
+
+    from intake import classify
+    from intake.records import REFERENCE_PATTERN, format_reference
+    from intake.web import views
+
+    assert format_reference(2026, 7) == "PRV-2026-00007"
+    assert re.fullmatch(REFERENCE_PATTERN, format_reference(2026, 99999))
+    assert views.REFERENCE.pattern == REFERENCE_PATTERN
+    assert REFERENCE_PATTERN in classify.REFERENCE.pattern

@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 from ..clock import local_day, utcnow
 from ..digest import LABELS
 from ..parse import clean_filename
-from ..records import AgeBand, Intake, Priority, Status
+from ..records import REFERENCE_PATTERN, AgeBand, Intake, Priority, Status
 from ..settings_types import Settings
 from ..store import Store
 from . import queries
@@ -35,7 +35,7 @@ from .auth import MANAGER, MASH, person, requires
 from .chart import charts
 
 blueprint = Blueprint("pages", __name__)
-REFERENCE = re.compile(r"PRV-\d{4}-\d{5}")
+REFERENCE = re.compile(REFERENCE_PATTERN)
 MAX_TEXT = 5000
 
 
