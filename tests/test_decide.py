@@ -17,14 +17,14 @@ import pytest
 from forms import SAMPLE_VALUES
 from mail import bounce_email, raw_email, referral_email
 
-from intake.check_stage import check_message
-from intake.decide import Context, Decision, Delivery, Known, decide
-from intake.models import Extraction, RawMessage
-from intake.parse import parse
-from intake.pipeline import content_hash
-from intake.records import Kind
-from intake.rules import load_rules
-from intake.sender_auth import FAIL, NONE, PASS
+from intake.domain.check_stage import check_message
+from intake.domain.decide import Context, Decision, Delivery, Known, decide
+from intake.domain.models import Extraction, RawMessage
+from intake.domain.records import Kind
+from intake.domain.rules import load_rules
+from intake.domain.sender_auth import FAIL, NONE, PASS
+from intake.mail.parse import parse
+from intake.runtime.pipeline import content_hash
 
 RULES = load_rules()
 MAILBOX = "prevent@lewisham.gov.uk"

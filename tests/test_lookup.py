@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from intake.lookup import Deliveries
-from intake.models import ParsedEmail
-from intake.store import Store
+from intake.domain.models import ParsedEmail
+from intake.store.database import Store
+from intake.store.lookup import Deliveries
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

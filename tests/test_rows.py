@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from forms import SAMPLE_VALUES
 
-from intake.models import Finding, ParsedEmail, RawMessage
-from intake.records import AgeBand, Priority, Status
-from intake.rows import insert_intake, insert_message, update_intake
-from intake.store import Store
+from intake.domain.models import Finding, ParsedEmail, RawMessage
+from intake.domain.records import AgeBand, Priority, Status
+from intake.store.database import Store
+from intake.store.rows import insert_intake, insert_message, update_intake
 
 NOW = datetime(2026, 11, 20, 9, 5, 30, 123456, tzinfo=UTC)
 RAW = RawMessage("INBOX", 1, 10, datetime(2026, 11, 20, 9, 0, tzinfo=UTC), b"x", 1)

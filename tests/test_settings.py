@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from intake.cli import main
-from intake.errors import SettingsError
-from intake.settings import is_loopback, load_settings
+from intake.config.settings import is_loopback, load_settings
+from intake.domain.errors import SettingsError
 
 GOOD = """
 [mailbox]

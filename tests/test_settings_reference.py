@@ -1,12 +1,12 @@
 """docs/settings.md lists exactly the keys the settings code reads, section by section:
-adding a key to intake/settings.py without documenting it (or the reverse) fails here."""
+adding a key to intake/config/settings.py without documenting it (or the reverse) fails here."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from intake.settings import known_keys
+from intake.config.settings import known_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "settings.md"
