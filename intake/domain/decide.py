@@ -1,31 +1,48 @@
-"""Decide what a message is, from the message and what the store already knows.
+"""Decide what a message is, from the message, its answers, the check's result and what
+the store already knew.
 
-The answer is a Decision: a pure description (no writes) that record.py
-turns into rows. The order of the questions is the table DECISION_STEPS.
+Pure: no store, no clock. The pipeline looks up what the store knows about the
+message once (lookup.py: `Known`) and checks it first (check_stage.py:
+`Checked`); decide asks the questions of the table DECISION_STEPS, each a rule
+that answers or passes, and returns a Decision that record.py turns into rows.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..store.database import Store
-from .check import parse_date
+from .check_stage import Checked
 from .classify import (
-    behind_secure_link,
-    bounced_message_ids,
     is_own_mail,
     machine_mail_reason,
-    references_in,
     reply_address,
     says_referral,
 )
 from .models import Extraction, ParsedEmail, RawMessage
-from .records import Outcome
+from .records import Kind, Outcome
 from .rules import Rules
 from .sender_auth import FAIL
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message row recorded before: what a second delivery of it repeats."""
+
+    row_id: int
+    message_id: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store knew about one message when it was decided (lookup.py)."""
+
+    first_delivery: Delivery | None = None  # the row this message repeats
+    thread_intake: dict[str, Any] | None = None  # named by the subject or In-Reply-To
+    bounced_intake: dict[str, Any] | None = None  # whose message a bounce returns
+    bounced_kinds: frozenset[Kind] = frozenset()  # the kinds of ours it returns
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,6 @@ class Decision:
     intake: dict[str, Any] | None = None  # the intake a correction, note or bounce belongs to
     reply_to: str | None = None  # where an auto-reply may go; None: never answer
     machine_reason: str | None = None
-    review_reason: str | None = None  # no form read, yet a person must look (intake)
     forged: bool = False  # a correction from the referrer's address that failed DMARC
 
     def __post_init__(self) -> None:
@@ -46,14 +62,16 @@ class Decision:
 
 @dataclass(frozen=True)
 class Context:
+    """Everything decide reads about one message: values only, no store."""
+
     raw: RawMessage
     email: ParsedEmail
     extraction: Extraction
     content_hash: str
     rules: Rules
-    store: Store
     own_addresses: tuple[str, ...]
-    timezone: str = "Europe/London"
+    known: Known
+    checked: Checked
     sender_auth: str = "none"  # pass | fail | none (sender_auth.py)
     position_uid: int | None = None  # where the folder position may move; None: raw.uid
 
@@ -67,12 +85,12 @@ Step = Callable[[Context], Decision | None]
 
 
 def _duplicate(ctx: Context) -> Decision | None:
-    first = ctx.store.first_delivery(ctx.email.message_id, ctx.content_hash)
+    first = ctx.known.first_delivery
     if first is None:
         return None
-    if first["content_hash"] != ctx.content_hash and ctx.extraction.carries_form:
+    if first.content_hash != ctx.content_hash and ctx.extraction.carries_form:
         return None  # a reused Message-ID on a different form: never discard a referral
-    return Decision("duplicate", reason=f"repeats message row {first['id']}")
+    return Decision("duplicate", reason=f"repeats message row {first.row_id}")
 
 
 def _own_mail(ctx: Context) -> Decision | None:
@@ -85,14 +103,10 @@ def _bounce(ctx: Context) -> Decision | None:
     machine = machine_mail_reason(ctx.email, ctx.rules)
     if not machine or ctx.extraction.carries_form:
         return None
-    originals = bounced_message_ids(ctx.email)
-    intake = ctx.store.intake_for_message_ids(originals) if originals else None
+    intake = ctx.known.bounced_intake
     if intake is None:
         return None
-    marks = ",".join("?" * len(originals))
-    kinds = {row[0] for row in ctx.store.query(
-        f"SELECT kind FROM outbox WHERE message_id IN ({marks})", originals)}
-    if kinds & {"alert", "digest"}:
+    if ctx.known.bounced_kinds & {Kind.ALERT, Kind.DIGEST}:
         # Our alert to the MASH came back: the referrer is fine, the MASH must be told.
         return Decision("note", reason="alert-bounced", intake=intake, machine_reason=machine)
     return Decision("bounce", reason=machine, intake=intake, machine_reason=machine)
@@ -105,19 +119,12 @@ def _thread(ctx: Context) -> Decision | None:
     purged, is a new referral: nothing is merged into a record a person has
     finished with, or into someone else's.
     """
-    email = ctx.email
-    intake = None
-    for reference in references_in(email.subject):
-        intake = ctx.store.intake(reference)
-        if intake:
-            break
-    if intake is None:
-        intake = ctx.store.intake_for_message_ids((*email.in_reply_to, *email.references))
+    email, intake = ctx.email, ctx.known.thread_intake
     if intake is None:
         return None
     has_form = ctx.extraction.carries_form
     finished = bool(intake.get("closed_at") or intake.get("purged_at"))
-    if has_form and (finished or _about_someone_else(ctx.extraction, intake)):
+    if has_form and (finished or ctx.checked.someone_else):
         return None
     machine = machine_mail_reason(email, ctx.rules)
     if finished or (machine and not has_form):
@@ -148,25 +155,6 @@ def may_correct(intake: dict[str, Any]) -> set[str]:
     return {address for address in allowed if address}
 
 
-def _about_someone_else(extraction: Extraction, intake: dict[str, Any]) -> bool:
-    """A form naming a different individual: another surname, or another real date of
-    birth (a date that was invalid and is now put right is a correction)."""
-    old = intake.get("fields") or {}
-    new = extraction.fields
-    before, after = _name(old.get("subject_surname", "")), _name(new.get("subject_surname", ""))
-    if before and after and before != after:
-        return True
-    born_before = parse_date(old.get("subject_dob", ""))
-    born_after = parse_date(new.get("subject_dob", ""))
-    return bool(born_before and born_after and born_before != born_after)
-
-
-def _name(value: str) -> str:
-    """A comparable name: case, Unicode forms, curly apostrophes, hyphens and spaces."""
-    text = unicodedata.normalize("NFKC", value).casefold().replace("\u2019", "'")
-    return " ".join(text.replace("-", " ").split())
-
-
 def _referral(ctx: Context) -> Decision | None:
     email = ctx.email
     machine = machine_mail_reason(email, ctx.rules)
@@ -180,10 +168,10 @@ def _referral(ctx: Context) -> Decision | None:
         )
     if machine:
         return Decision("ignored", reason=machine, machine_reason=machine)
-    if behind_secure_link(email, ctx.rules):
-        # Whatever the subject says, a referral may wait behind the link: a person looks.
-        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses),
-                        review_reason="encrypted-email")
+    if ctx.extraction.review_reason:
+        # No form, yet a person must look (the pipeline found the body behind a secure
+        # link): whatever the subject says, a referral may wait there.
+        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
     if says_referral(email, ctx.rules):
         return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
     return None

@@ -22,12 +22,10 @@ import jinja2
 from ..config.paths import project_dir
 from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, local_day, parse_iso
-from ..domain.errors import SendError, StoreLockedError
+from ..domain.errors import SendError
 from ..domain.records import OPEN_STATUSES, AgeBand, Intake, Kind, Priority, Status
 from ..mail.compose import Composer, render_subject, template_env
-from ..mail.oauth2 import token_provider_for
-from ..mail.outbox import deliver_due, queue
-from ..mail.send import open_sender
+from ..mail.outbox import deliver_now, queue
 from ..ops.queue_view import digest_extras, raised_in_queue
 from ..ops.triage import (
     UNDELIVERED_DAYS,
@@ -322,16 +320,14 @@ def send_digest_command(store: Store, settings: Settings, *, day: date | None, d
 def _deliver_now(store: Store, settings: Settings, outbox_id: int, now: datetime) -> int:
     """Send what is due when no worker runs on this store (else the worker will). Exit code."""
     try:
-        store.lock()
-    except StoreLockedError:
-        log.info("digest outbox %d: the running worker sends it", outbox_id)
-        return 0
-    try:
-        report = deliver_due(store, open_sender(settings, token_provider_for(settings)),
-                             settings, now)
+        report = deliver_now(store, settings, now)
     except SendError as err:
         report = None
         log.warning("smtp: %s", err)
+    else:
+        if report is None:
+            log.info("digest outbox %d: the running worker sends it", outbox_id)
+            return 0
     if report is not None and outbox_id in report.sent:
         unsent = store.query(
             "SELECT status FROM outbox WHERE status != 'sent' AND message_id = "

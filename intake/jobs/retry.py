@@ -13,20 +13,18 @@ fails again it stays as it was, with `retry-failed` in its trail.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..domain.decide import DECISION_STEPS, Context, Decision, _duplicate
+from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
-from ..domain.models import Extraction, RawMessage
-from ..domain.safe_text import clean_fields
+from ..domain.models import RawMessage
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
-from ..store.database import decode_row
 from ..store.followup import follow_up, with_earlier
-from ..store.record import _attach, _correction, _verdict, first_message_columns
+from ..store.record import _attach, _correction, first_message_columns
+from ..store.rows import update_intake
 
 log = logging.getLogger("intake")
 
@@ -68,13 +66,12 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
     raw = RawMessage(row["folder"], row["uidvalidity"], row["uid"],
                      parse_iso(row["received_at"]), data, len(data))
     email = pipeline._parse(raw)
-    extraction = pipeline.pool.extract_many([email.attachments])[0]
-    extraction = replace(extraction, fields=clean_fields(extraction.fields),
-                         where=clean_fields(extraction.where))
-    ctx = Context(raw, email, extraction, content_hash(raw, email), pipeline.rules,
-                  pipeline.store, pipeline.own_addresses, pipeline.settings.digest.timezone,
-                  sender_auth(email, pipeline.settings.mailbox.trusted_authserv_ids))
-    decision = _decide_again(ctx)
+    extraction = pipeline.answers(email, pipeline.pool.extract_many([email.attachments])[0])
+    # No first delivery: the message was recorded, as this error; it is no duplicate.
+    ctx = pipeline.context(raw, email, extraction, content_hash(raw, email),
+                           sender_auth(email, pipeline.settings.mailbox.trusted_authserv_ids),
+                           first_delivery=None)
+    decision = decide(ctx)
     store, composer = pipeline.store, pipeline.composer
     with store.transaction():
         intake = store.intake_by_id(row["intake_id"]) or {}
@@ -84,10 +81,9 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
             queued = _redo_intake(pipeline, ctx, decision, intake, row["message_row"], now)
             return f"{row['reference']} retried: intake {queued}"
         if decision.outcome == "correction":
-            result = _correction(ctx, decision, composer, row["message_row"],
-                                 pipeline.settings.mailbox.address, now)
+            result = _correction(store, ctx, decision, composer, row["message_row"], now)
         elif decision.outcome in ("note", "bounce") and decision.intake:
-            result = _attach(ctx, decision, composer, row["message_row"], now)
+            result = _attach(store, ctx, decision, composer, row["message_row"], now)
         else:
             store.update("messages", row["message_row"], {"intake_id": None})
             result = None
@@ -101,34 +97,18 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
     return f"{row['reference']} {reason}"
 
 
-def _decide_again(ctx: Context) -> Decision:
-    """decide(), less the duplicate check: the message was recorded, as this error."""
-    for step in DECISION_STEPS:
-        if step is _duplicate:
-            continue
-        decision = step(ctx)
-        if decision is not None:
-            return decision
-    return Decision("ignored", reason="not-referral")
-
-
 def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: dict[str, Any],
                  message_row: int, now: datetime) -> str:
     """The intake's real verdict in place of `error`; queue what it owes. Returns a summary."""
     store, composer = pipeline.store, pipeline.composer
-    extraction: Extraction = ctx.extraction
-    if decision.review_reason:
-        extraction = replace(extraction, review_reason=decision.review_reason)
-    verdict = _verdict(ctx, dict(extraction.fields), extraction, ctx.raw.received_at,
-                       pipeline.settings.mailbox.address, [])
-    store.update("intakes", intake["id"], {
+    extraction, verdict = ctx.extraction, ctx.checked.verdict
+    updated = update_intake(store, intake, {
         **first_message_columns(ctx, decision, extraction, verdict),
         "updated_at": now,
     })
     audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}
     store.audit("retried", **audit, previous="error", status=verdict.status,
                 priority=verdict.priority, review_reason=extraction.review_reason)
-    updated = decode_row(store.query("SELECT * FROM intakes WHERE id = ?", (intake["id"],))[0])
     followup = follow_up(store, updated, composer, now)  # links and screening clock
     queued = []
     if decision.reply_to:

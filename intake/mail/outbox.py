@@ -20,18 +20,25 @@ from typing import Any
 
 from ..config.settings_types import Settings
 from ..domain.clock import iso, parse_iso
-from ..domain.errors import SendError
-from ..domain.records import REPLY_KINDS, Kind, OutboxItem, SendStatus, json_list
+from ..domain.errors import SendError, StoreLockedError
+from ..domain.records import REPLY_KINDS, Kind, OutboxItem, SendStatus
 from ..runtime.crashpoints import crashpoint
 from ..store.database import Store
 from .compose import Composer
-from .send import Refused, Sender, ServerDown, refusal
+from .oauth2 import token_provider_for
+from .reply_limits import (
+    RATE_WINDOW,
+    cap_free_at,
+    limited_until,
+    recent_replies,
+    recent_reply_times,
+)
+from .send import Refused, Sender, ServerDown, open_sender, refusal
 
 log = logging.getLogger("intake.outbox")
 
 FIRST_RETRY = timedelta(minutes=1)
 LAST_RETRY = timedelta(hours=1)
-RATE_WINDOW = timedelta(hours=1)
 _CODE = re.compile(r"\b([45]\d\d)\b")
 
 
@@ -108,8 +115,8 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     if not rows:
         return report
     done_word = "written to shadow folder" if writing else "sent"
-    recent = _recent_replies(store, now)
-    sent_this_hour = sum(len(times) for times in _recent_reply_rows(store, now))
+    recent = recent_replies(store, now)
+    sent_this_hour = sum(len(times) for times in recent_reply_times(store, now))
     cap = settings.max_automatic_per_hour
     connected = False
     try:
@@ -119,7 +126,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             label = f"{row.reference or '-'} outbox {outbox_id} {kind}"
             if row.is_reply and not writing and sent_this_hour >= cap:
                 # Every automatic reply together, to anyone: a flood waits, never dropped.
-                until = _cap_free_at(store, cap, now)
+                until = cap_free_at(store, cap, now)
                 _defer(store, row, until, now, reason="hourly-automatic-cap")
                 report.deferred.append(outbox_id)
                 log.warning("%s waits until %s (at most %d automatic replies an hour)",
@@ -127,7 +134,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 _tell_mash_once(store, settings, cap, now)
                 continue
             if row.is_reply and not writing:
-                until = _limited_until(recent, recipients, limit, now)
+                until = limited_until(recent, recipients, limit, now)
                 if until is not None:
                     _defer(store, row, until, now)
                     report.deferred.append(outbox_id)
@@ -191,6 +198,16 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
         if connected:
             sender.close()
     return report
+
+
+def deliver_now(store: Store, settings: Settings, now: datetime) -> DeliveryReport | None:
+    """Send what is due from a command, when no worker runs on this store; None when one
+    does (it sends them). Raises SendError when the server cannot be reached."""
+    try:
+        store.lock()
+    except StoreLockedError:
+        return None
+    return deliver_due(store, open_sender(settings, token_provider_for(settings)), settings, now)
 
 
 # -- going live: what a shadow trial queued is never sent ------------------------
@@ -334,22 +351,7 @@ def _defer(store: Store, row: OutboxItem, until: datetime, now: datetime, *,
                     kind=row.kind, until=iso(until), reason=reason)
 
 
-# -- the global hourly cap on automatic replies ---------------------------------
-
-
-def _recent_reply_rows(store: Store, now: datetime) -> list[list[str]]:
-    marks = ",".join("?" * len(REPLY_KINDS))
-    return [[row["sent_at"]] for row in store.query(
-        f"SELECT sent_at FROM outbox WHERE status = 'sent' AND kind IN ({marks}) "
-        f"AND sent_at > ?", (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)))]
-
-
-def _cap_free_at(store: Store, cap: int, now: datetime) -> datetime:
-    """When the hour's count will have fallen below the cap."""
-    times = sorted(parse_iso(t) for (t,) in _recent_reply_rows(store, now))
-    if len(times) < cap:
-        return now
-    return max(now, times[len(times) - cap] + RATE_WINDOW)
+# -- the global hourly cap: the MASH is told ------------------------------------
 
 
 def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -> None:
@@ -364,35 +366,6 @@ def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -
         if settings.alert_to:
             composer = Composer(settings, settings.templates_dir)
             queue(store, composer.cap_alert(cap), kind="alert", intake_id=None, now=now)
-
-
-# -- the per-address hourly limit -----------------------------------------------
-
-
-def _recent_replies(store: Store, now: datetime) -> dict[str, list[datetime]]:
-    """When each address was last sent a reply, within the past hour."""
-    recent: dict[str, list[datetime]] = {}
-    marks = ",".join("?" * len(REPLY_KINDS))
-    for row in store.query(
-        f"SELECT recipients, sent_at FROM outbox WHERE status = 'sent' "
-        f"AND kind IN ({marks}) AND sent_at > ?",
-        (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)),
-    ):
-        for address in json_list(row["recipients"]):
-            recent.setdefault(address, []).append(parse_iso(row["sent_at"]))
-    return recent
-
-
-def _limited_until(recent: dict[str, list[datetime]], recipients: list[str], limit: int,
-                   now: datetime) -> datetime | None:
-    """None when every recipient is under the limit, else when the last of them will be."""
-    until: datetime | None = None
-    for address in recipients:
-        times = sorted(t for t in recent.get(address, []) if t > now - RATE_WINDOW)
-        if len(times) >= limit:
-            free_at = times[len(times) - limit] + RATE_WINDOW
-            until = free_at if until is None else max(until, free_at)
-    return until
 
 
 def smtp_code(text: object) -> str | None:

@@ -1,5 +1,8 @@
 """One batch of fetched messages through parse -> extract -> check -> decide -> record.
 
+What the store knows about each message is looked up once (lookup.py) and, with
+the check's result, handed to decide as values: decide reads no store.
+
 Nothing here touches the mailbox or SMTP: the worker marks the mailbox and
 the outbox sends, both from what this committed.
 """
@@ -14,8 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from ..config.settings_types import Settings
-from ..domain.classify import says_referral
-from ..domain.decide import Context, decide, folder_position
+from ..domain.check_stage import check_message
+from ..domain.classify import behind_secure_link, says_referral
+from ..domain.decide import Context, Delivery, decide
 from ..domain.errors import StoreError
 from ..domain.models import Extraction, ParsedEmail, RawMessage
 from ..domain.rules import Rules
@@ -28,7 +32,9 @@ from ..mail.outbox import queue
 from ..mail.parse import parse
 from ..mail.parse_apart import APART_BYTES, parse_apart
 from ..store.database import Store
+from ..store.lookup import Deliveries, known_about
 from ..store.record import Recorded, record
+from ..store.rows import insert_intake, insert_message
 
 log = logging.getLogger("intake")
 
@@ -59,11 +65,10 @@ class Pipeline:
         clock = now if callable(now) else (lambda: now)
         parsed = [self._parse(raw) for raw in batch]
         hashes = [content_hash(raw, email) for raw, email in zip(batch, parsed, strict=True)]
+        deliveries = Deliveries(self.store, parsed, hashes)
         # Parse forms in parallel, except for second deliveries we will not read again.
-        wanted = [
-            i for i, (email, digest) in enumerate(zip(parsed, hashes, strict=True))
-            if not batch[i].too_large and not self._repeat(email, digest)
-        ]
+        wanted = [i for i in range(len(batch))
+                  if not batch[i].too_large and not deliveries.repeats_exactly(i)]
         ready: dict[int, Extraction] = {
             i: Extraction(source="none") for i in range(len(batch)) if i not in set(wanted)}
         order = _Order(batch, parsed)
@@ -72,7 +77,7 @@ class Pipeline:
         try:
             for i in order.next_ready(ready):
                 yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i), order,
-                                                clock())
+                                                deliveries, clock())
             for job, result in jobs:
                 if result is None:
                     order.slow.add(wanted[job])
@@ -80,13 +85,13 @@ class Pipeline:
                     ready[wanted[job]] = result
                 for i in order.next_ready(ready):
                     yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i),
-                                                    order, clock())
+                                                    order, deliveries, clock())
         finally:
             jobs.close()  # stopped early: no parser answer is left for the next batch
 
     def _record_at(self, i: int, batch: Sequence[RawMessage], parsed: list[ParsedEmail],
                    hashes: list[str], extraction: Extraction, order: _Order,
-                   now: datetime) -> Recorded:
+                   deliveries: Deliveries, now: datetime) -> Recorded:
         raw = batch[i]
         if raw.too_large:  # only its header was downloaded: a person must look
             extraction = Extraction(source="none", review_reason="too-large",
@@ -100,12 +105,10 @@ class Pipeline:
             extraction = Extraction(source="none", review_reason="damaged",
                                     carries_form=True)
         position = order.taken(i)
-        return self.record_one(raw, parsed[i], extraction, hashes[i], now, position=position)
-
-    def _repeat(self, email: ParsedEmail, digest: str) -> bool:
-        """The very same message was recorded before: its form need not be read again."""
-        first = self.store.first_delivery(email.message_id, digest)
-        return first is not None and first["content_hash"] == digest
+        result = self.record_one(raw, parsed[i], extraction, hashes[i], now,
+                                 first_delivery=deliveries.first(i), position=position)
+        deliveries.add(i, result.message_row, result.outcome)
+        return result
 
     def _parse(self, raw: RawMessage) -> ParsedEmail:
         cap = self.settings.mailbox.max_attachment_bytes
@@ -116,18 +119,15 @@ class Pipeline:
         return parse(raw.data, max_attachment_bytes=cap)
 
     def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
-                   content_hash: str, now: datetime, *, position: int | None = None
-                   ) -> Recorded:
-        # Answers are data: no control or bidi-control character is stored (safe_text.py).
-        extraction = replace(extraction, fields=clean_fields(extraction.fields),
-                             where=clean_fields(extraction.where))
-        ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
-                      self.own_addresses, self.settings.digest.timezone,
-                      sender_auth(email, self.settings.mailbox.trusted_authserv_ids),
-                      position_uid=position)
+                   content_hash: str, now: datetime, *, first_delivery: Delivery | None,
+                   position: int | None = None) -> Recorded:
+        extraction = self.answers(email, extraction)
+        auth = sender_auth(email, self.settings.mailbox.trusted_authserv_ids)
         try:
+            ctx = self.context(raw, email, extraction, content_hash, auth, first_delivery,
+                               position)
             decision = decide(ctx)
-            return record(ctx, decision, self.composer,
+            return record(self.store, ctx, decision, self.composer,
                           mailbox_address=self.settings.mailbox.address,
                           main_folder=self.settings.mailbox.folder, now=now,
                           burst_rule=self.burst_rule)
@@ -138,37 +138,52 @@ class Pipeline:
             log.error("uid=%s %s: could not process; recorded for manual review",
                       raw.uid, type(err).__name__)
             log.debug("uid=%s traceback", raw.uid, exc_info=True)
-            return self._shunt(ctx, err, now)
+            return self._shunt(raw, email, extraction, content_hash, err, now, position)
 
-    def _shunt(self, ctx: Context, err: Exception, now: datetime) -> Recorded:
-        store, raw = self.store, ctx.raw
+    def answers(self, email: ParsedEmail, extraction: Extraction) -> Extraction:
+        """The extracted answers as they are checked and stored."""
+        # Answers are data: no control or bidi-control character is stored (safe_text.py).
+        extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                             where=clean_fields(extraction.where))
+        if not extraction.carries_form and behind_secure_link(email, self.rules):
+            # No form, but the real message may wait behind the link: a person must look.
+            extraction = replace(extraction, review_reason="encrypted-email")
+        return extraction
+
+    def context(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
+                digest: str, auth: str, first_delivery: Delivery | None,
+                position: int | None = None) -> Context:
+        """Look up what the store knows, check, and bundle it all for decide."""
+        known = known_about(self.store, email, first_delivery)
+        checked = check_message(email, extraction, raw.received_at, known.thread_intake,
+                                self.rules, timezone=self.settings.digest.timezone,
+                                mailbox_address=self.settings.mailbox.address)
+        return Context(raw, email, extraction, digest, self.rules, self.own_addresses,
+                       known, checked, auth, position_uid=position)
+
+    def _shunt(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
+               digest: str, err: Exception, now: datetime, position: int | None) -> Recorded:
+        store = self.store
+        uid = raw.uid if position is None else position
         with store.transaction():
-            message_row = store.insert("messages", {
-                "folder": raw.folder, "uidvalidity": raw.uidvalidity, "uid": raw.uid,
-                "message_id": ctx.email.message_id, "content_hash": ctx.content_hash,
-                "sender": ctx.email.sender, "received_at": raw.received_at, "recorded_at": now,
-                "outcome": "intake", "reason": "error", "raw": raw.data,
-            })
-            reference = store.next_reference(raw.received_at.year)
-            intake_id = store.insert("intakes", {
-                "reference": reference, "message_id": ctx.email.message_id,
-                "sender": ctx.email.sender, "received_at": raw.received_at,
-                "last_message_at": raw.received_at, "status": "manual_review",
-                "review_reason": "error", "source": ctx.extraction.source,
-                "created_at": now, "updated_at": now,
-            })
-            store.update("messages", message_row, {"intake_id": intake_id})
+            message_row = insert_message(store, raw, email, digest, outcome="intake",
+                                         reason="error", kept=raw.data, sender_auth=None,
+                                         now=now)
+            intake = insert_intake(store, raw, email, message_row, {
+                "status": "manual_review", "review_reason": "error",
+                "source": extraction.source}, folder=None, now=now)
+            intake_id, reference = intake["id"], intake["reference"]
             store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
                         error=type(err).__name__)
             try:  # every manual-review intake alerts the MASH, if the alert can be written
-                intake = store.intake_by_id(intake_id) or {}
                 queue(store, self.composer.alert(intake), kind="alert", intake_id=intake_id,
                       now=now)
             except Exception as alert_err:  # the failure may be the composer's own
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)
-            store.set_folder_state(raw.folder, raw.uidvalidity, folder_position(ctx))
-        return Recorded(raw.uid, "intake", reference, "manual_review", "error")
+            store.set_folder_state(raw.folder, raw.uidvalidity, uid)
+        return Recorded(raw.uid, "intake", reference, "manual_review", "error",
+                        message_row=message_row)
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:

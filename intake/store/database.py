@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +297,15 @@ class Store:
         )
         return self.intake_by_id(rows[0][0]) if rows else None
 
+    def outbox_kinds(self, message_ids: Iterable[str]) -> set[str]:
+        """The kinds of the messages we queued under these Message-IDs."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
+        return {row[0] for row in self.query(
+            f"SELECT kind FROM outbox WHERE message_id IN ({marks})", ids)}
+
     def audit_trail(self, intake_id: int) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM audit WHERE intake_id = ? ORDER BY id", (intake_id,))
 
@@ -306,6 +316,20 @@ def decode_row(row: sqlite3.Row) -> dict[str, Any]:
         key: json.loads(row[key]) if key in JSON_COLUMNS and row[key] is not None else row[key]
         for key in row.keys()
     }
+
+
+def read_back(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as decode_row reads them back once store.insert or update wrote them."""
+    return {key: _read_back(key, value) for key, value in values.items()}
+
+
+def _read_back(column: str, value: Any) -> Any:
+    encoded = _encode(column, value)
+    if column in JSON_COLUMNS:
+        return json.loads(encoded)
+    if isinstance(encoded, Enum):
+        return encoded.value
+    return int(encoded) if isinstance(encoded, bool) else encoded
 
 
 def _encode(column: str, value: Any) -> Any:

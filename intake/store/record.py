@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ..domain.check import check
-from ..domain.clock import parse_iso
 from ..domain.decide import Context, Decision, folder_position
 from ..domain.models import Extraction, Verdict
 from ..domain.records import KEEPS_RAW, Outcome
@@ -21,7 +18,9 @@ from ..mail.bursts import BurstRule, hold_review_alert
 from ..mail.compose import Composer
 from ..mail.outbox import queue
 from .answers import keep_version, propose
+from .database import Store
 from .followup import follow_up, with_earlier
+from .rows import insert_intake, insert_message, update_intake
 
 
 @dataclass(frozen=True)
@@ -34,43 +33,34 @@ class Recorded:
     status: str | None = None
     reason: str | None = None
     queued: tuple[str, ...] = ()
+    message_row: int | None = None  # the messages row written
 
 
-def record(ctx: Context, decision: Decision, composer: Composer, *, mailbox_address: str,
-           main_folder: str, now: datetime, burst_rule: BurstRule | None = None) -> Recorded:
+def record(store: Store, ctx: Context, decision: Decision, composer: Composer, *,
+           mailbox_address: str, main_folder: str, now: datetime,
+           burst_rule: BurstRule | None = None) -> Recorded:
     """Write the decision; return what was written. Raises StoreError if it could not be."""
-    store = ctx.store
     with store.transaction():
-        message_row = store.insert("messages", {
-            "folder": ctx.raw.folder,
-            "uidvalidity": ctx.raw.uidvalidity,
-            "uid": ctx.raw.uid,
-            "message_id": ctx.email.message_id,
-            "content_hash": ctx.content_hash,
-            "sender": ctx.email.sender,
-            "received_at": ctx.raw.received_at,
-            "recorded_at": now,
-            "outcome": decision.outcome,
-            "reason": decision.reason,
-            "raw": _raw_to_keep(ctx, decision),
-            "sender_auth": ctx.sender_auth,
-        })
+        message_row = insert_message(store, ctx.raw, ctx.email, ctx.content_hash,
+                                     outcome=decision.outcome, reason=decision.reason,
+                                     kept=_raw_to_keep(ctx, decision),
+                                     sender_auth=ctx.sender_auth, now=now)
         store.audit("received", message_row=message_row, at=now, uid=ctx.raw.uid,
                     folder=ctx.raw.folder, outcome=decision.outcome, reason=decision.reason)
         outcome = decision.outcome
         if outcome is Outcome.INTAKE:
-            result = _new_intake(ctx, decision, composer, message_row, mailbox_address,
-                                 main_folder, now, burst_rule)
+            result = _new_intake(store, ctx, decision, composer, message_row, main_folder,
+                                 now, burst_rule)
         elif outcome is Outcome.CORRECTION:
-            result = _correction(ctx, decision, composer, message_row, mailbox_address, now)
+            result = _correction(store, ctx, decision, composer, message_row, now)
         elif outcome in (Outcome.NOTE, Outcome.BOUNCE) and decision.intake:
-            result = _attach(ctx, decision, composer, message_row, now)
+            result = _attach(store, ctx, decision, composer, message_row, now)
         elif outcome in (Outcome.NOTE, Outcome.BOUNCE, Outcome.IGNORED, Outcome.DUPLICATE):
             result = Recorded(ctx.raw.uid, outcome, reason=decision.reason)
         else:
             raise ValueError(f"record: no writer for outcome {outcome!r}")
         store.set_folder_state(ctx.raw.folder, ctx.raw.uidvalidity, folder_position(ctx))
-    return result
+    return replace(result, message_row=message_row)
 
 
 NOTE_RAW_CAP = 1024 * 1024  # bytes kept of a message that is not a referral (a note)
@@ -93,14 +83,6 @@ def _keeps_raw(decision: Decision) -> bool:
     if decision.outcome not in KEEPS_RAW:
         return False
     return not (decision.intake or {}).get("purged_at")
-
-
-def _verdict(ctx: Context, fields: dict[str, str], extraction: Extraction, received_at: datetime,
-             mailbox_address: str, extra_recipients: list[str]) -> Verdict:
-    # Ages and date limits count in the council's calendar, not UTC's.
-    local = received_at.astimezone(ZoneInfo(ctx.timezone))
-    return check(fields, extraction, ctx.email, local, ctx.rules,
-                 mailbox_address=mailbox_address, extra_recipients=extra_recipients)
 
 
 def verdict_columns(verdict: Verdict) -> dict[str, Any]:
@@ -133,34 +115,20 @@ def first_message_columns(ctx: Context, decision: Decision, extraction: Extracti
     }
 
 
-def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-                mailbox_address: str, main_folder: str, now: datetime,
+def _new_intake(store: Store, ctx: Context, decision: Decision, composer: Composer,
+                message_row: int, main_folder: str, now: datetime,
                 burst_rule: BurstRule | None = None) -> Recorded:
-    store, raw, extraction = ctx.store, ctx.raw, ctx.extraction
-    if decision.review_reason:
-        extraction = replace(extraction, review_reason=decision.review_reason)
-    verdict = _verdict(ctx, dict(extraction.fields), extraction, raw.received_at,
-                       mailbox_address, [])
-    reference = store.next_reference(raw.received_at.year)
-    intake_id = store.insert("intakes", {
-        "reference": reference,
-        "message_id": ctx.email.message_id,
-        "sender": ctx.email.sender,
-        "received_at": raw.received_at,
-        "last_message_at": raw.received_at,
-        **first_message_columns(ctx, decision, extraction, verdict),
-        "folder": raw.folder if raw.folder != main_folder else None,
-        "created_at": now,
-        "updated_at": now,
-    })
-    store.update("messages", message_row, {"intake_id": intake_id})
+    raw, extraction, verdict = ctx.raw, ctx.extraction, ctx.checked.verdict
+    intake = insert_intake(store, raw, ctx.email, message_row,
+                           first_message_columns(ctx, decision, extraction, verdict),
+                           folder=raw.folder if raw.folder != main_folder else None, now=now)
+    intake_id, reference = intake["id"], intake["reference"]
     audit = {"intake_id": intake_id, "message_row": message_row, "at": now}
     store.audit("extracted", **audit, source=extraction.source,
                 fields=sorted(extraction.fields), review_reason=extraction.review_reason)
     store.audit("checked", **audit, status=verdict.status, missing=list(verdict.missing),
                 invalid=list(verdict.invalid), cc_missing=list(verdict.cc_missing),
                 priority=verdict.priority, age_band=verdict.age_band)
-    intake = store.intake_by_id(intake_id) or {}
     followup = follow_up(store, intake, composer, now)
     queued = []
     if decision.reply_to:
@@ -183,36 +151,26 @@ def _new_intake(ctx: Context, decision: Decision, composer: Composer, message_ro
                     tuple(queued))
 
 
-def _correction(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-                mailbox_address: str, now: datetime) -> Recorded:
-    store, new = ctx.store, ctx.extraction
+def _correction(store: Store, ctx: Context, decision: Decision, composer: Composer,
+                message_row: int, now: datetime) -> Recorded:
+    new = ctx.extraction
     intake = decision.intake or {}
     intake_id = intake["id"]
-    readable = new.carries_form and new.review_reason is None
+    checked = ctx.checked.correction
+    if checked is None:
+        raise ValueError("record: a correction with no check of it")
+    readable, fields, merged = checked.readable, checked.fields, checked.extraction
+    recipients, verdict, sources = checked.recipients, checked.verdict, checked.sources
     if readable and intake.get("status") == "manual_review":
         # No correction takes an intake out of manual review by itself: a person accepts.
-        return _proposal(ctx, decision, composer, message_row, now)
-    fields = dict(intake.get("fields") or {})
-    if readable:
-        fields.update({k: v for k, v in new.fields.items() if v.strip()})
-    merged = Extraction(
-        source=new.source if new.carries_form else intake.get("source", "none"),
-        fields=fields,
-        review_reason=new.review_reason if new.carries_form else intake.get("review_reason"),
-        carries_form=new.carries_form or intake.get("source", "none") != "none",
-    )
-    recipients = sorted({*intake.get("recipients", []), *ctx.email.to, *ctx.email.cc})
-    verdict = _verdict(ctx, fields, merged, _received(intake), mailbox_address, recipients)
+        return _proposal(store, ctx, decision, composer, message_row, now)
     was_urgent = intake.get("priority") == "urgent"
     priority = "urgent" if was_urgent or verdict.priority == "urgent" else "normal"
-    sources = dict(intake.get("field_sources") or {})
-    if readable:
-        sources.update(new.where)
     reply_to = intake.get("reply_to") or decision.reply_to
     still_incomplete = verdict.status == "incomplete"
     keep_version(store, intake, fields, now=now, message_row=message_row,
                  status_after=verdict.status)
-    store.update("intakes", intake_id, {
+    updated = update_intake(store, intake, {
         **verdict_columns(verdict),
         "reply_to": reply_to,
         # Reminders are timed from the latest message: a new message starts them afresh.
@@ -233,7 +191,6 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
                 missing=list(verdict.missing), invalid=list(verdict.invalid),
                 cc_missing=list(verdict.cc_missing), fields_replaced=sorted(new.fields)
                 if readable else [])
-    updated = store.intake_by_id(intake_id) or {}
     followup = follow_up(store, updated, composer, now)
     queued = []
     if decision.reply_to:
@@ -251,23 +208,22 @@ def _correction(ctx: Context, decision: Decision, composer: Composer, message_ro
                     merged.review_reason, tuple(queued))
 
 
-def _proposal(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-              now: datetime) -> Recorded:
+def _proposal(store: Store, ctx: Context, decision: Decision, composer: Composer,
+              message_row: int, now: datetime) -> Recorded:
     """A readable correction of an intake in manual review: its answers wait for a person;
     the intake keeps its answers and status, and takes in the new message's addresses."""
-    store, new = ctx.store, ctx.extraction
+    new = ctx.extraction
     intake = decision.intake or {}
     answers = {k: v for k, v in new.fields.items() if v.strip()}
     propose(store, intake, answers, dict(new.where), new.source, message_row=message_row,
             now=now)
-    store.update("intakes", intake["id"], {
+    updated = update_intake(store, intake, {
         "recipients": sorted({*intake.get("recipients", []), *ctx.email.to, *ctx.email.cc}),
         "last_message_at": ctx.raw.received_at, "updated_at": now,
     })
     store.update("messages", message_row, {"intake_id": intake["id"]})
     queued = []
     if decision.reply_to:
-        updated = store.intake_by_id(intake["id"]) or {}
         queue(store, composer.acknowledgement(updated, correction=True), kind="correction",
               intake_id=intake["id"], now=now)
         queued.append("correction")
@@ -275,10 +231,9 @@ def _proposal(ctx: Context, decision: Decision, composer: Composer, message_row:
                     "proposal waiting", tuple(queued))
 
 
-def _attach(ctx: Context, decision: Decision, composer: Composer, message_row: int,
-            now: datetime) -> Recorded:
+def _attach(store: Store, ctx: Context, decision: Decision, composer: Composer,
+            message_row: int, now: datetime) -> Recorded:
     """A note from someone else in the thread, or a bounce of what we sent."""
-    store = ctx.store
     intake = decision.intake or {}
     store.update("messages", message_row, {"intake_id": intake["id"]})
     if decision.outcome is Outcome.BOUNCE:
@@ -293,6 +248,3 @@ def _attach(ctx: Context, decision: Decision, composer: Composer, message_row: i
     return Recorded(ctx.raw.uid, decision.outcome, intake["reference"], intake.get("status"),
                     decision.reason, queued)
 
-
-def _received(intake: dict[str, Any]) -> datetime:
-    return parse_iso(intake["received_at"])
