@@ -22,16 +22,20 @@ from .clock import iso, parse_iso
 from .compose import Composer
 from .crashpoints import crashpoint
 from .errors import SendError
-from .records import REPLY_KINDS, Kind, OutboxItem, SendStatus, json_list
+from .records import REPLY_KINDS, Kind, OutboxItem, SendStatus
+from .reply_limits import (
+    RATE_WINDOW,
+    cap_free_at,
+    limited_until,
+    recent_replies,
+    recent_reply_rows,
+)
 from .send import Refused, Sender, ServerDown, refusal
-from .settings_types import Settings
+from .settings_types import Settings, SmtpSettings
 from .store import Store
 
 log = logging.getLogger("intake.outbox")
 
-FIRST_RETRY = timedelta(minutes=1)
-LAST_RETRY = timedelta(hours=1)
-RATE_WINDOW = timedelta(hours=1)
 _CODE = re.compile(r"\b([45]\d\d)\b")
 
 
@@ -108,8 +112,8 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
     if not rows:
         return report
     done_word = "written to shadow folder" if writing else "sent"
-    recent = _recent_replies(store, now)
-    sent_this_hour = sum(len(times) for times in _recent_reply_rows(store, now))
+    recent = recent_replies(store, now)
+    sent_this_hour = sum(len(times) for times in recent_reply_rows(store, now))
     cap = settings.max_automatic_per_hour
     connected = False
     try:
@@ -119,7 +123,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             label = f"{row.reference or '-'} outbox {outbox_id} {kind}"
             if row.is_reply and not writing and sent_this_hour >= cap:
                 # Every automatic reply together, to anyone: a flood waits, never dropped.
-                until = _cap_free_at(store, cap, now)
+                until = cap_free_at(store, cap, now)
                 _defer(store, row, until, now, reason="hourly-automatic-cap")
                 report.deferred.append(outbox_id)
                 log.warning("%s waits until %s (at most %d automatic replies an hour)",
@@ -127,7 +131,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 _tell_mash_once(store, settings, cap, now)
                 continue
             if row.is_reply and not writing:
-                until = _limited_until(recent, recipients, limit, now)
+                until = limited_until(recent, recipients, limit, now)
                 if until is not None:
                     _defer(store, row, until, now)
                     report.deferred.append(outbox_id)
@@ -143,7 +147,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             try:
                 refused = sender.send(raw, mail_from, recipients) or {}
             except ServerDown as err:
-                _retry(store, row, err, now, server_down=True)
+                _retry(store, row, err, now, settings.smtp, server_down=True)
                 report.retrying.append(outbox_id)
                 report.stopped = str(err)
                 log.warning("%s not sent: %s; the outbox waits", label, err)
@@ -154,7 +158,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     # Some refused for good, the rest for now: hold those, retry these.
                     with store.transaction():
                         report.held.append(_split_off(store, row, raw, permanent, now,
-                                                      keep=list(temporary)))
+                                                      settings.smtp, keep=list(temporary)))
                     log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
                                 smtp_code(err) or "refused")
                     err = refusal(temporary)
@@ -163,7 +167,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     report.held.append(outbox_id)
                     log.warning("%s held: %s", label, smtp_code(err) or "refused")
                 else:
-                    _retry(store, row, err, now, server_down=False)
+                    _retry(store, row, err, now, settings.smtp, server_down=False)
                     report.retrying.append(outbox_id)
                     # The server's text may quote the address: log its code only.
                     log.warning("%s not sent: %s; retrying later", label,
@@ -171,7 +175,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 continue
             crashpoint("sent")
             taken = [a for a in recipients if a not in refused]
-            later = _sent(store, row, raw, now, taken, refused,
+            later = _sent(store, row, raw, now, taken, refused, settings.smtp,
                           event="written" if writing else "sent")
             report.sent.append(outbox_id)
             for address in taken:
@@ -225,7 +229,7 @@ def drop_shadow_queue(store: Store, now: datetime) -> int:
 
 
 def _sent(store: Store, row: OutboxItem, raw: bytes, now: datetime, taken: list[str],
-          refused: Refused, *, event: str = "sent") -> dict[str, list[int]]:
+          refused: Refused, smtp: SmtpSettings, *, event: str = "sent") -> dict[str, list[int]]:
     """Mark the row sent; the recipients who refused it get copies, in the same commit."""
     values: dict[str, Any] = {"status": SendStatus.SENT, "sent_at": now,
                               "attempts": row.attempts + 1, "last_error": None}
@@ -236,7 +240,7 @@ def _sent(store: Store, row: OutboxItem, raw: bytes, now: datetime, taken: list[
             permanent, temporary = _by_kind(refused)
             for part, outcome in ((permanent, "held"), (temporary, "retrying")):
                 if part:
-                    later[outcome].append(_split_off(store, row, raw, part, now))
+                    later[outcome].append(_split_off(store, row, raw, part, now, smtp))
         store.update("outbox", row.id, values)
         store.audit(event, intake_id=row.intake_id, at=now, outbox_id=row.id,
                     kind=row.kind, **({"refused": len(refused)} if refused else {}))
@@ -253,8 +257,8 @@ def _by_kind(refused: Refused) -> tuple[Refused, Refused]:
     return permanent, {a: reply for a, reply in refused.items() if a not in permanent}
 
 
-def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now: datetime, *,
-               keep: list[str] | None = None) -> int:
+def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now: datetime,
+               smtp: SmtpSettings, *, keep: list[str] | None = None) -> int:
     """A copy of the row for the `refused` recipients, inside the caller's transaction:
     held when all refused it for good, else due again after a backoff. `keep`: what
     the row itself is left addressed to."""
@@ -264,7 +268,7 @@ def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now:
         "intake_id": row.intake_id, "kind": row.kind, "recipients": list(refused),
         "message_id": row.message_id, "raw": raw,
         "status": SendStatus.HELD if held else SendStatus.PENDING, "attempts": 1,
-        "next_attempt_at": now if held else now + backoff(1),
+        "next_attempt_at": now if held else now + backoff(1, smtp),
         "created_at": now, "last_error": str(err)[:500], "queued_in": row.queued_in,
     })
     if keep is not None:
@@ -277,13 +281,16 @@ def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now:
     return copy_id
 
 
-def backoff(attempts: int) -> timedelta:
-    """1 minute after the first failure, doubling, at most an hour."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
+def backoff(attempts: int, smtp: SmtpSettings | None = None) -> timedelta:
+    """[smtp] retry_first_seconds (1 minute) after the first failure, doubling, at most
+    retry_max_seconds (an hour)."""
+    smtp = smtp or SmtpSettings()
+    first = timedelta(seconds=smtp.retry_first_seconds)
+    return min(first * 2 ** max(0, attempts - 1), timedelta(seconds=smtp.retry_max_seconds))
 
 
-def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, *,
-           server_down: bool) -> None:
+def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, smtp: SmtpSettings,
+           *, server_down: bool) -> None:
     attempts = row.attempts + 1
     with store.transaction():
         if server_down:
@@ -293,14 +300,14 @@ def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, *,
                 "SELECT MAX(attempts) FROM outbox WHERE status = 'pending' AND id != ?",
                 (row.id,),
             ).fetchone()
-            until = now + backoff(max(attempts, worst or 0))
+            until = now + backoff(max(attempts, worst or 0), smtp)
             store.conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? "
                 "WHERE status = 'pending' AND id != ? AND next_attempt_at < ?",
                 (iso(until), row.id, iso(until)),
             )
         else:
-            until = now + backoff(attempts)
+            until = now + backoff(attempts, smtp)
         store.update("outbox", row.id, {"attempts": attempts, "next_attempt_at": until,
                                            "last_error": str(err)[:500]})
         store.audit("send-failed", intake_id=row.intake_id, at=now, outbox_id=row.id,
@@ -337,21 +344,6 @@ def _defer(store: Store, row: OutboxItem, until: datetime, now: datetime, *,
 # -- the global hourly cap on automatic replies ---------------------------------
 
 
-def _recent_reply_rows(store: Store, now: datetime) -> list[list[str]]:
-    marks = ",".join("?" * len(REPLY_KINDS))
-    return [[row["sent_at"]] for row in store.query(
-        f"SELECT sent_at FROM outbox WHERE status = 'sent' AND kind IN ({marks}) "
-        f"AND sent_at > ?", (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)))]
-
-
-def _cap_free_at(store: Store, cap: int, now: datetime) -> datetime:
-    """When the hour's count will have fallen below the cap."""
-    times = sorted(parse_iso(t) for (t,) in _recent_reply_rows(store, now))
-    if len(times) < cap:
-        return now
-    return max(now, times[len(times) - cap] + RATE_WINDOW)
-
-
 def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -> None:
     """One alert to the MASH per hour the cap holds replies back (kind `alert`: exempt)."""
     with store.transaction():
@@ -364,35 +356,6 @@ def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -
         if settings.alert_to:
             composer = Composer(settings, settings.templates_dir)
             queue(store, composer.cap_alert(cap), kind="alert", intake_id=None, now=now)
-
-
-# -- the per-address hourly limit -----------------------------------------------
-
-
-def _recent_replies(store: Store, now: datetime) -> dict[str, list[datetime]]:
-    """When each address was last sent a reply, within the past hour."""
-    recent: dict[str, list[datetime]] = {}
-    marks = ",".join("?" * len(REPLY_KINDS))
-    for row in store.query(
-        f"SELECT recipients, sent_at FROM outbox WHERE status = 'sent' "
-        f"AND kind IN ({marks}) AND sent_at > ?",
-        (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)),
-    ):
-        for address in json_list(row["recipients"]):
-            recent.setdefault(address, []).append(parse_iso(row["sent_at"]))
-    return recent
-
-
-def _limited_until(recent: dict[str, list[datetime]], recipients: list[str], limit: int,
-                   now: datetime) -> datetime | None:
-    """None when every recipient is under the limit, else when the last of them will be."""
-    until: datetime | None = None
-    for address in recipients:
-        times = sorted(t for t in recent.get(address, []) if t > now - RATE_WINDOW)
-        if len(times) >= limit:
-            free_at = times[len(times) - limit] + RATE_WINDOW
-            until = free_at if until is None else max(until, free_at)
-    return until
 
 
 def smtp_code(text: object) -> str | None:

@@ -37,6 +37,7 @@ from .settings_types import (
     Settings,
     SmtpSettings,
     WebSettings,
+    WorkerSettings,
 )
 
 SECURITY = ("tls", "starttls", "none")
@@ -162,6 +163,8 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         sender=smtp_reader.get("from", str, check=address) or "",
         mode=mode,
         shadow_folder=resolve(base, smtp_reader.get("shadow_folder", str, "var/outgoing")),
+        **_doubling(smtp_reader, "retry", SmtpSettings.retry_first_seconds,
+                    SmtpSettings.retry_max_seconds),
     )
 
     store = SectionReader(data, "store", problems)
@@ -201,9 +204,33 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
         parse_memory_mb=parser.get("memory_mb", int, 1024, positive),
         parser_workers=parser.get("workers", int, 2, positive),
         health=_read_health(SectionReader(data, "health", problems)),
+        worker=_read_worker(SectionReader(data, "worker", problems)),
         web=_read_web(data, problems),
     )
     return settings, problems
+
+
+def _doubling(reader: SectionReader, name: str, first: float,
+              most: float) -> dict[str, float]:
+    """`{name}_first_seconds` and `{name}_max_seconds`: a wait that doubles up to a cap."""
+    values = {f"{name}_first_seconds": reader.get(f"{name}_first_seconds", float, first,
+                                                  positive) or first,
+              f"{name}_max_seconds": reader.get(f"{name}_max_seconds", float, most,
+                                                positive) or most}
+    if values[f"{name}_max_seconds"] < values[f"{name}_first_seconds"]:
+        reader.fail(f"{name}_max_seconds", f"must be at least {name}_first_seconds "
+                    f"({values[f'{name}_first_seconds']:g})")
+    return values
+
+
+def _read_worker(reader: SectionReader) -> WorkerSettings:
+    """[worker]: every key a number of seconds, its default WorkerSettings'."""
+    default = WorkerSettings()
+    every = {key: reader.get(key, float, getattr(default, key), positive) or getattr(default, key)
+             for key in ("send_every_seconds", "reminders_every_seconds",
+                         "digest_every_seconds", "overdue_every_seconds")}
+    return WorkerSettings(**every, **_doubling(reader, "reconnect", default.reconnect_first_seconds,
+                                               default.reconnect_max_seconds))
 
 
 def _read_health(reader: SectionReader) -> HealthSettings:
