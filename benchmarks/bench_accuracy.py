@@ -34,10 +34,10 @@ from forms import (  # noqa: E402
 from mail import referral_email  # noqa: E402
 from office import OfficeForms  # noqa: E402
 
-from intake.check import check  # noqa: E402
+from intake.domain.check import check  # noqa: E402
+from intake.domain.rules import load_rules  # noqa: E402
 from intake.extract import extract  # noqa: E402
-from intake.parse import parse  # noqa: E402
-from intake.rules import load_rules  # noqa: E402
+from intake.mail.parse import parse  # noqa: E402
 
 RULES = load_rules()
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from email.message import EmailMessage
 
-from intake.classify import matching_phrases, phrase_pattern
-from intake.models import RawMessage
-from intake.parse import parse
-from intake.parse_apart import parse_apart
-from intake.pipeline import content_hash
-from intake.rules import load_rules
+from intake.domain.classify import matching_phrases, phrase_pattern
+from intake.domain.models import RawMessage
+from intake.domain.rules import load_rules
+from intake.mail.parse import parse
+from intake.mail.parse_apart import parse_apart
+from intake.runtime.pipeline import content_hash
 
 
 def cpu(label: str, work) -> object:

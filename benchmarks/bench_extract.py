@@ -18,9 +18,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import pdfplumber  # noqa: E402
 from forms import LAYOUTS, SAMPLE_VALUES, make_form  # noqa: E402
 
+from intake.domain.models import Attachment  # noqa: E402
+from intake.domain.rules import load_rules  # noqa: E402
 from intake.extract import extract  # noqa: E402
-from intake.models import Attachment  # noqa: E402
-from intake.rules import load_rules  # noqa: E402
 
 NAMES = ["Zoë", "Łukasz", "Siobhán", "Mohammed", "Chloé", "Kwame", "Ana-María"]
 SURNAMES = ["O'Connor", "Nowak", "Adébáyó", "Smith", "Nguyễn", "Byrne"]

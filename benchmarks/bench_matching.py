@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from intake.links import relink  # noqa: E402
-from intake.matching import load_match_rules  # noqa: E402
-from intake.store import Store  # noqa: E402
+from intake.domain.matching import load_match_rules  # noqa: E402
+from intake.store.database import Store  # noqa: E402
+from intake.store.links import relink  # noqa: E402
 
 SURNAMES = ["Okafor", "Smith", "Khan", "O'Brien", "Nowak", "Patel", "Jones", "Begum", "Adebayo"]
 FORENAMES = ["Zoe", "Adam", "Aisha", "Jordan", "Sean", "Imran", "Eve", "Ali", "Mary"]

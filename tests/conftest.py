@@ -23,8 +23,8 @@ from servers import DovecotServer, free_port, make_certificate
 from smtp_server import SmtpServer
 from storefill import make_settings
 
-from intake.settings_types import Settings
-from intake.store import Store
+from intake.config.settings_types import Settings
+from intake.store.database import Store
 
 SERVER_FIXTURES = {"dovecot", "dovecot_server", "smtp_server"}
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from imapclient import IMAPClient
 from servers import DovecotServer
 
-from intake.settings_types import MailboxSettings, Secret
+from intake.config.settings_types import MailboxSettings, Secret
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from intake.rules import load_rules
+from intake.domain.rules import load_rules
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # imported as tests.forms
     sys.path.append(str(Path(__file__).resolve().parent))

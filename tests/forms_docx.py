@@ -146,3 +146,36 @@ def make_docx_lines(outline: Outline, values: dict[str, str]) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+LINE = 14  # points: every line of a form split by split_over_page
+BODY_FOOT = 720  # points: where the body of a page (Letter, 1-inch margins) ends
+
+
+def split_over_page(docx: bytes, heading: str, lines: int) -> bytes:
+    """The form with every line exactly LINE points high and the table under `heading`
+    moved to the foot of a new page, so that its first row holds `lines` lines on that
+    page and carries the rest over to the next, as a word processor splits a row."""
+    from docx.enum.text import WD_LINE_SPACING
+    from docx.oxml import OxmlElement
+    from docx.shared import Pt
+    from docx.text.paragraph import Paragraph
+
+    document = Document(io.BytesIO(docx))
+    [title] = [p for p in document.paragraphs if p.text == heading]
+    title._p.addnext(OxmlElement("w:p"))
+    spacer = Paragraph(title._p.getnext(), title._parent)
+    spacer.paragraph_format.page_break_before = True
+    top = int(document.sections[0].top_margin.pt)
+    # The row's lines end half a line clear of the foot of the page, the next one past it.
+    exactly = {spacer: BODY_FOOT - top - LINE * lines - LINE // 2}
+    for table in document.tables:
+        exactly.update((p, LINE) for row in table.rows for cell in row.cells
+                       for p in cell.paragraphs)
+    for paragraph, height in exactly.items():
+        paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+        paragraph.paragraph_format.line_spacing = Pt(height)
+        paragraph.paragraph_format.space_before = paragraph.paragraph_format.space_after = Pt(0)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

@@ -28,7 +28,7 @@ from identity_provider import App, IdentityServer, LoopbackHttpClient
 from servers import HOST, DovecotServer, free_port
 from smtp_server import ReceivedMail, RecordingHandler
 
-from intake.settings_types import OAuth2Settings, Secret, SmtpSettings
+from intake.config.settings_types import OAuth2Settings, Secret, SmtpSettings
 
 # -- Dovecot with the oauth2 passdb ------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from intake.settings_types import Secret, SmtpSettings
+from intake.config.settings_types import Secret, SmtpSettings
 
 HOST = "127.0.0.1"
 

@@ -13,15 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from intake.clock import iso, parse_iso
-from intake.settings_types import (
+from intake.config.settings_types import (
     DigestSettings,
     MailboxSettings,
     ReminderSettings,
     Settings,
     SmtpSettings,
 )
-from intake.store import Store
+from intake.domain.clock import iso, parse_iso
+from intake.store.database import Store
 
 _uids = itertools.count(1)
 

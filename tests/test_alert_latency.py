@@ -18,8 +18,8 @@ from harness import intake, write_settings
 from mail import referral_email
 from slow_pdf import slow_pdf
 
-from intake.models import RawMessage
-from intake.pipeline import _Order
+from intake.domain.models import RawMessage
+from intake.runtime.pipeline import _Order
 
 pytestmark = pytest.mark.servers
 

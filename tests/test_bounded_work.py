@@ -17,10 +17,10 @@ from forms import SAMPLE_VALUES, make_form
 from harness import ROOT
 from mail import referral_email
 
-from intake.classify import MAX_SEARCHED, matching_phrases
 from intake.cli import main
-from intake.demo import DEMO_SETTINGS
-from intake.record import NOTE_RAW_CAP
+from intake.domain.classify import MAX_SEARCHED, matching_phrases
+from intake.ops.demo import DEMO_SETTINGS
+from intake.store.record import NOTE_RAW_CAP
 
 SETTINGS = DEMO_SETTINGS + "\n[parser]\nworkers = 1\n"
 PEAK_RSS_LIMIT_MB = 300
@@ -109,7 +109,7 @@ def test_a_note_keeps_at_most_a_megabyte_of_its_message(tmp_path, capsys):
 
 @pytest.fixture
 def low_disk(monkeypatch):
-    import intake.diskspace as diskspace
+    import intake.runtime.diskspace as diskspace
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(diskspace.shutil, "disk_usage",
@@ -133,7 +133,7 @@ def test_the_content_hash_of_a_body_is_the_same_hashed_a_chunk_at_a_time(monkeyp
     import hashlib
     import random
 
-    import intake.pipeline as pipeline
+    import intake.runtime.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "_HASH_CHUNK", 7)
     pieces = ["a", "bb", " ", "  ", "\n", "\t", "é", "xyz", "\u3000"]
@@ -147,8 +147,8 @@ def test_the_content_hash_of_a_body_is_the_same_hashed_a_chunk_at_a_time(monkeyp
 
 
 def test_a_batch_holds_a_byte_budget_not_a_count():
-    from intake.batching import batches
-    from intake.settings_types import MailboxSettings
+    from intake.config.settings_types import MailboxSettings
+    from intake.mail.batching import batches
 
     settings = MailboxSettings(batch_size=50, batch_bytes=30 * 2**20,
                                max_message_bytes=40 * 2**20)

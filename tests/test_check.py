@@ -8,9 +8,9 @@ import pytest
 from mail import referral_email
 from support import RULES
 
-from intake.check import check, parse_date
-from intake.models import Extraction
-from intake.parse import parse
+from intake.domain.check import check, parse_date
+from intake.domain.models import Extraction
+from intake.mail.parse import parse
 
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 MAILBOX = "prevent@lewisham.gov.uk"

@@ -6,7 +6,7 @@ import pytest
 from mail import bounce_email, raw_email, referral_email
 from support import RULES
 
-from intake.classify import (
+from intake.domain.classify import (
     behind_secure_link,
     bounced_message_ids,
     is_own_mail,
@@ -15,7 +15,7 @@ from intake.classify import (
     reply_address,
     says_referral,
 )
-from intake.parse import parse
+from intake.mail.parse import parse
 
 ACK = referral_email(sender="Lewisham Prevent <prevent@lewisham.gov.uk>",
                      message_id="<ack-1@lewisham.gov.uk>")
@@ -202,7 +202,7 @@ def test_reply_address(head, expected):
 
 
 def test_reply_to_is_answered_only_within_the_from_organisation():
-    from intake.classify import organisation
+    from intake.domain.classify import organisation
 
     def answer(reply_to: str, sender: str = "Jo <jo@mail.school.example.org>") -> str | None:
         return reply_address(parse(referral_email(sender=sender, reply_to=reply_to)))
@@ -220,7 +220,7 @@ def test_the_public_suffix_list_is_never_downloaded(monkeypatch):
     """The bundled snapshot only: no socket is opened, whatever the domain."""
     import socket
 
-    import intake.classify as classify
+    import intake.domain.classify as classify
 
     def no_network(*args, **kwargs):
         raise AssertionError("tried to reach the network")

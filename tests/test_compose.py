@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from intake.compose import Composer
-from intake.records import LOOP_HEADER
-from intake.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
+from intake.config.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
+from intake.domain.records import LOOP_HEADER
+from intake.mail.compose import Composer
 
 SENDER = "Lewisham Prevent <prevent@lewisham.gov.uk>"
 REFERRAL_ID = "<referral-1@school.example.org>"

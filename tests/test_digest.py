@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from storefill import add_intake, make_settings
 
-from intake.digest import (
+from intake.config.settings_types import Settings
+from intake.jobs.digest import (
     LABELS,
     digest_for_day,
     due_days,
@@ -21,9 +22,8 @@ from intake.digest import (
     render_digest,
     send_digest_command,
 )
-from intake.settings_types import Settings
-from intake.store import Store
-from intake.triage import close_intake, undelivered
+from intake.ops.triage import close_intake, undelivered
+from intake.store.database import Store
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 DAY = date(2026, 11, 20)
@@ -141,13 +141,13 @@ def test_dry_run_prints_the_plain_text_only(store: Store, settings: Settings) ->
     assert store.query("SELECT COUNT(*) FROM digests")[0][0] == 0
 
 
-# -- queueing: needs intake.outbox (and intake.compose) ------------------------
+# -- queueing: needs intake.mail.outbox (and intake.mail.compose) ----------------
 
 
 @pytest.fixture
 def composer(settings: Settings):
-    pytest.importorskip("intake.outbox")
-    from intake.compose import Composer
+    pytest.importorskip("intake.mail.outbox")
+    from intake.mail.compose import Composer
 
     return Composer(settings)
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from storefill import add_intake
 
-from intake.export import CONTRACT_KEYS, export
-from intake.store import Store
+from intake.ops.export import CONTRACT_KEYS, export
+from intake.store.database import Store
 
 TZ = "Europe/London"
 

@@ -12,8 +12,8 @@ from storefill import FIELDS, add_intake
 from test_operator_cli import SETTINGS
 
 from intake.cli import main
-from intake.rules import load_rules
-from intake.store import Store
+from intake.domain.rules import load_rules
+from intake.store.database import Store
 
 
 @pytest.fixture

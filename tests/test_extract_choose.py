@@ -6,8 +6,8 @@ import pytest
 from forms import HOSTILE, SAMPLE_VALUES, expected_fields, make_form, make_photo
 from support import RULES
 
+from intake.domain.models import Attachment
 from intake.extract import extract
-from intake.models import Attachment
 
 
 def attach(made: tuple[str, str, bytes], **extra) -> Attachment:

@@ -6,8 +6,8 @@ import pytest
 from forms import LAYOUTS, SAMPLE_VALUES, SOURCE_OF_LAYOUT, expected_fields, make_form
 from support import RULES
 
+from intake.domain.models import Attachment
 from intake.extract import extract
-from intake.models import Attachment
 
 OTHER_VALUES = {
     **SAMPLE_VALUES,

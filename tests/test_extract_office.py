@@ -11,10 +11,10 @@ import pytest
 from forms import SAMPLE_VALUES, expected_fields, make_form
 from office import convert
 
+from intake.domain.rules import load_rules
 from intake.extract import office
 from intake.extract.docx_form import read_docx
 from intake.extract.labels import LabelMatcher
-from intake.rules import load_rules
 
 RULES = load_rules()
 

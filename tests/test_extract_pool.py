@@ -17,8 +17,8 @@ from forms import (
 )
 from support import RULES
 
+from intake.domain.models import Attachment
 from intake.extract import ParserPool
-from intake.models import Attachment
 
 
 def attach(made: tuple[str, str, bytes]) -> Attachment:

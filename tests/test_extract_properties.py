@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import forms_pdf  # noqa: E402
 from forms import form_outline, same_as_written  # noqa: E402
 
+from intake.domain.models import Attachment  # noqa: E402
+from intake.domain.rules import load_rules  # noqa: E402
 from intake.extract import extract  # noqa: E402
-from intake.models import Attachment  # noqa: E402
-from intake.rules import load_rules  # noqa: E402
 
 RULES = load_rules()
 OUTLINE = form_outline()

@@ -1,4 +1,4 @@
-"""intake.fetch against a real Dovecot (see conftest.py), and the maildir source."""
+"""intake.mail.fetch against a real Dovecot (see conftest.py), and the maildir source."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from intake.errors import LoginError, MailboxError, SettingsError
-from intake.fetch import ImapMailbox
-from intake.settings_types import MailboxSettings
+from intake.config.settings_types import MailboxSettings
+from intake.domain.errors import LoginError, MailboxError, SettingsError
+from intake.mail.fetch import ImapMailbox
 
 
 def message(n: int, body: bytes = b"Please find the referral form attached.\r\n") -> bytes:

@@ -1,4 +1,4 @@
-"""intake.fetch_maildir: the maildir mailbox (the demo's, no servers)."""
+"""intake.mail.fetch_maildir: the maildir mailbox (the demo's, no servers)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from intake.errors import MailboxError
-from intake.fetch import open_mailbox
-from intake.fetch_maildir import MaildirMailbox
-from intake.settings_types import MailboxSettings
+from intake.config.settings_types import MailboxSettings
+from intake.domain.errors import MailboxError
+from intake.mail.fetch import open_mailbox
+from intake.mail.fetch_maildir import MaildirMailbox
 
 
 def message(n: int) -> bytes:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from storefill import FIELDS, add_intake, make_settings
 
-from intake import links
-from intake.compose import Composer
-from intake.followup import on_purge
-from intake.matching import load_match_rules
+from intake.domain.matching import load_match_rules
+from intake.mail.compose import Composer
+from intake.store import links
+from intake.store.followup import on_purge
 
 RULES = load_match_rules()
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake.check import parse_date
-from intake.errors import SettingsError
-from intake.matching import load_match_rules, match, normalise_name
+from intake.domain.check import parse_date
+from intake.domain.errors import SettingsError
+from intake.domain.matching import load_match_rules, match, normalise_name
 
 RULES = load_match_rules()
 
@@ -117,7 +117,7 @@ def test_a_broken_matching_rules_file_stops_the_worker_before_it_takes_mail(tmp_
     import shutil
 
     from intake.cli import main
-    from intake.paths import project_dir
+    from intake.config.paths import project_dir
 
     rules = tmp_path / "rules"
     shutil.copytree(project_dir("rules"), rules)

@@ -15,9 +15,10 @@ import pytest
 from harness import intake
 from identity_provider import leaked
 
-from intake.errors import LoginError
-from intake.fetch import ImapMailbox
-from intake.oauth2 import (
+from intake.config.settings import load_settings
+from intake.domain.errors import LoginError
+from intake.mail.fetch import ImapMailbox
+from intake.mail.oauth2 import (
     ClientCredentialsTokenProvider,
     MsalTokenProvider,
     TokenError,
@@ -25,8 +26,7 @@ from intake.oauth2 import (
     describe_error,
     token_provider_for,
 )
-from intake.send import open_sender
-from intake.settings import load_settings
+from intake.mail.send import open_sender
 
 pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers

@@ -9,8 +9,8 @@ from harness import intake
 from identity_provider import leaked
 from mail import referral_email
 
-from intake.oauth2 import token_provider_for
-from intake.settings import load_settings
+from intake.config.settings import load_settings
+from intake.mail.oauth2 import token_provider_for
 
 pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers
@@ -43,7 +43,7 @@ def test_run_once_reads_and_acknowledges_over_oauth2(oauth_app, identity, oauth_
 
 
 def test_worker_goes_on_after_its_token_is_revoked(oauth_app, identity, oauth_smtp, tmp_path):
-    from intake.worker import Worker
+    from intake.runtime.worker import Worker
 
     settings = load_settings(_write(tmp_path, oauth_app, oauth_smtp))
     tokens = token_provider_for(settings)

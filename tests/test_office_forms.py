@@ -14,11 +14,11 @@ import pytest
 from forms import DOCX_LAYOUTS, VALUE_SETS, expected_fields, same_as_written
 from mail import referral_email
 
-from intake.check import check
+from intake.domain.check import check
+from intake.domain.models import Attachment, Extraction
+from intake.domain.rules import load_rules
 from intake.extract import extract
-from intake.models import Attachment, Extraction
-from intake.parse import parse
-from intake.rules import load_rules
+from intake.mail.parse import parse
 
 RULES = load_rules()
 WRITERS = ("pdf", "docx", "doc", "odt", "rtf")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from storefill import add_intake
 
-from intake import cli_ops
 from intake.cli import main
-from intake.store import Store
+from intake.cli import operator as cli_ops  # noqa: N813
+from intake.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from smtp_server import SmtpServer
 
-from intake.clock import iso, parse_iso
-from intake.compose import Composer
-from intake.digest import digest_for_day, render_digest
-from intake.errors import SendError
-from intake.outbox import backoff, deliver_due, queue
-from intake.send import ServerDown, SmtpSender
-from intake.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
-from intake.store import Store
-from intake.triage import render_show, render_triage, triage_rows, undelivered
+from intake.config.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
+from intake.domain.clock import iso, parse_iso
+from intake.domain.errors import SendError
+from intake.jobs.digest import digest_for_day, render_digest
+from intake.mail.compose import Composer
+from intake.mail.outbox import backoff, deliver_due, queue
+from intake.mail.send import ServerDown, SmtpSender
+from intake.ops.triage import render_show, render_triage, triage_rows, undelivered
+from intake.store.database import Store
 
 pytestmark = pytest.mark.servers
 

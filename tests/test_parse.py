@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mail import raw_email, referral_email
 
-from intake.htmltext import html_to_text
-from intake.models import ParsedEmail, RawMessage
-from intake.parse import MAX_HEADER_BYTES, MAX_PARTS, clean_filename, parse
-from intake.pipeline import content_hash
+from intake.domain.htmltext import html_to_text
+from intake.domain.models import ParsedEmail, RawMessage
+from intake.mail.parse import MAX_HEADER_BYTES, MAX_PARTS, clean_filename, parse
+from intake.runtime.pipeline import content_hash
 
 PDF = b"%PDF-1.4 form"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -14,9 +14,9 @@ import pytest
 from harness import intake, write_settings
 from servers import free_port
 
-from intake.errors import MailboxError, SendError
-from intake.probe import check_servers, explain
-from intake.settings import load_settings
+from intake.config.settings import load_settings
+from intake.domain.errors import MailboxError, SendError
+from intake.ops.probe import check_servers, explain
 
 pytest_plugins = ("oauth_servers",)
 pytestmark = pytest.mark.servers

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from storefill import FIELDS, add_intake
 
-from intake.purge import purge
-from intake.store import Store
-from intake.triage import close_intake
+from intake.jobs.purge import purge
+from intake.ops.triage import close_intake
+from intake.store.database import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -170,7 +170,7 @@ def test_replies_after_a_purge_versions_proposals_digests_and_eml_files_are_eras
             "created_at": NOW - timedelta(days=40)})
     (shadow / "digest-1@lewisham.gov.uk.eml").write_bytes(raw)
     ack = store.query("SELECT raw FROM outbox WHERE intake_id = ?", (old["id"],))[0][0]
-    from intake.send import eml_name
+    from intake.mail.send import eml_name
 
     (shadow / f"{eml_name(bytes(ack))}.eml").write_bytes(bytes(ack))
     (shadow / "other-intake@x.eml").write_bytes(b"kept")

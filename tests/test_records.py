@@ -8,8 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from intake.outbox import queue
-from intake.records import (
+from intake.domain.records import (
     AgeBand,
     Intake,
     Kind,
@@ -21,6 +20,7 @@ from intake.records import (
     SendStatus,
     Status,
 )
+from intake.mail.outbox import queue
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -123,7 +123,7 @@ def test_a_message_row_reads_its_outcome(store):
 
 
 def test_a_decision_takes_only_a_known_outcome():
-    from intake.decide import Decision
+    from intake.domain.decide import Decision
 
     assert Decision("note").outcome is Outcome.NOTE
     with pytest.raises(ValueError, match="merged"):
@@ -133,8 +133,8 @@ def test_a_decision_takes_only_a_known_outcome():
 def test_the_reference_format_is_spelled_once():
     import re
 
-    from intake import classify
-    from intake.records import REFERENCE_PATTERN, format_reference
+    from intake.domain import classify
+    from intake.domain.records import REFERENCE_PATTERN, format_reference
     from intake.web import views
 
     assert format_reference(2026, 7) == "PRV-2026-00007"

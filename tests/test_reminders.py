@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from intake.compose import Composer
-from intake.outbox import deliver_due
-from intake.reminders import queue_due_reminders
-from intake.send import SmtpSender
-from intake.settings_types import (
+from intake.config.settings_types import (
     DigestSettings,
     MailboxSettings,
     ReminderSettings,
     Settings,
     SmtpSettings,
 )
-from intake.store import Store
+from intake.jobs.reminders import queue_due_reminders
+from intake.mail.compose import Composer
+from intake.mail.outbox import deliver_due
+from intake.mail.send import SmtpSender
+from intake.store.database import Store
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 FINDING = {"rule": "required", "field": "subject_dob", "label": "Date of Birth (DD/MM/YYYY)",

@@ -10,10 +10,10 @@ import pytest
 from email_validator import validate_email
 from support import RULES
 
-from intake import check
-from intake.errors import SettingsError
-from intake.paths import project_dir
-from intake.rules import VALIDATORS, load_rules
+from intake.config.paths import project_dir
+from intake.domain import check
+from intake.domain.errors import SettingsError
+from intake.domain.rules import VALIDATORS, load_rules
 
 RULES_DIR = project_dir("rules")
 

@@ -23,10 +23,10 @@ from harness import ROOT
 from mail import referral_email
 
 from intake.cli import main
-from intake.demo import DEMO_SETTINGS
-from intake.logsetup import SafeRecords
-from intake.parse import parse
-from intake.safe_text import clean, csv_safe, visible
+from intake.config.logsetup import SafeRecords
+from intake.domain.safe_text import clean, csv_safe, visible
+from intake.mail.parse import parse
+from intake.ops.demo import DEMO_SETTINGS
 
 HIDDEN_LINK = "\x1b]8;;https://evil.example/\x07click here\x1b]8;;\x07"
 SCREEN_CLEAR = "\x1b[2J\x1b[H"
@@ -127,7 +127,7 @@ def test_library_text_and_python_warnings_never_reach_a_parser_process_log():
     code = (
         "import logging, warnings\n"
         "from intake.extract.pool import _worker_main\n"
-        "from intake.logsetup import configure\n"
+        "from intake.config.logsetup import configure\n"
         "configure(logging.WARNING)\n"
         "logging.getLogger('pdfminer.pdfinterp').warning('Cannot read Zoë O\\'Connor %s', 'x')\n"
         "warnings.warn('font of Łukasz Court')\n"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from intake.errors import SettingsError
-from intake.screening import Calendar, describe, load_screening_rules, working_hours_problem
+from intake.domain.errors import SettingsError
+from intake.domain.screening import Calendar, describe, load_screening_rules, working_hours_problem
 
 LONDON = ZoneInfo("Europe/London")
 RULES = load_screening_rules()

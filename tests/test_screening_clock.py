@@ -9,10 +9,10 @@ from datetime import UTC, date, datetime
 
 from storefill import add_intake
 
-from intake import screening_clock
-from intake.compose import Composer
-from intake.export import export
-from intake.triage import close_intake
+from intake.mail.compose import Composer
+from intake.ops.export import export
+from intake.ops.triage import close_intake
+from intake.store import screening_clock
 
 RECEIVED = "2026-06-15T09:00:00+00:00"  # Monday 10:00 in London
 DUE_URGENT = "2026-06-15T13:00:00+00:00"  # four working hours later

@@ -14,9 +14,15 @@ from aiosmtpd.smtp import AuthResult
 from servers import free_port
 from smtp_server import RecordingHandler, SmtpServer
 
-from intake.errors import SendError, SettingsError
-from intake.send import FolderSender, ServerDown, SmtpSender, eml_name, open_sender
-from intake.settings_types import DigestSettings, MailboxSettings, Secret, Settings, SmtpSettings
+from intake.config.settings_types import (
+    DigestSettings,
+    MailboxSettings,
+    Secret,
+    Settings,
+    SmtpSettings,
+)
+from intake.domain.errors import SendError, SettingsError
+from intake.mail.send import FolderSender, ServerDown, SmtpSender, eml_name, open_sender
 
 pytestmark = pytest.mark.servers
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from mail import referral_email
 
-from intake.parse import parse
-from intake.sender_auth import parse_header, sender_auth
+from intake.domain.sender_auth import parse_header, sender_auth
+from intake.mail.parse import parse
 
 EXO_PASS = ("spf=pass (sender IP is 192.0.2.10) smtp.mailfrom=school.example.org; dkim=pass "
             "(signature was verified) header.d=school.example.org;dmarc=pass action=none "

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from intake.cli import main
-from intake.errors import SettingsError
-from intake.settings import is_loopback, load_settings
+from intake.config.settings import is_loopback, load_settings
+from intake.domain.errors import SettingsError
 
 GOOD = """
 [mailbox]
@@ -195,8 +195,8 @@ def test_a_bad_retry_key_is_one_line(tmp_path):
 def test_the_outbox_waits_as_smtp_retry_says():
     from datetime import timedelta
 
-    from intake.outbox import backoff
-    from intake.settings_types import SmtpSettings
+    from intake.config.settings_types import SmtpSettings
+    from intake.mail.outbox import backoff
 
     smtp = SmtpSettings(retry_first_seconds=10, retry_max_seconds=45)
     assert [backoff(n, smtp) / timedelta(seconds=1) for n in (1, 2, 3, 4)] == [10, 20, 40, 45]

@@ -1,12 +1,12 @@
 """docs/settings.md lists exactly the keys the settings code reads, section by section:
-adding a key to intake/settings.py without documenting it (or the reverse) fails here."""
+adding a key to intake/config/settings.py without documenting it (or the reverse) fails here."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from intake.settings import known_keys
+from intake.config.settings import known_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "settings.md"
@@ -31,7 +31,7 @@ def test_the_reference_lists_every_key_the_code_reads_and_no_other():
     docs = documented()
     # Every section the code reads (some only when present) and every documented key,
     # so every section and branch is read.
-    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "intake").glob("settings*.py"))
+    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "intake").rglob("settings*.py"))
     sections = set(re.findall(r'Reader\(data, "(\w+)"', source))
     data = {section: dict.fromkeys(docs.get(section, ()), "x") for section in sections | set(docs)}
     code = known_keys(data)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from intake.cli import main
-from intake.errors import SettingsError
-from intake.settings import load_settings
+from intake.config.settings import load_settings
+from intake.domain.errors import SettingsError
 from tests.test_settings import GOOD, write
 
 

@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from intake.errors import StoreError, StoreLockedError
-from intake.schema import MIGRATIONS, statements
-from intake.store import Store
+from intake.domain.errors import StoreError, StoreLockedError
+from intake.store.database import Store
+from intake.store.schema import MIGRATIONS, statements
 
 
 def test_store_file_is_private_and_in_wal_mode(store):

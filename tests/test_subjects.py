@@ -10,10 +10,10 @@ from pathlib import Path
 
 from storefill import make_settings
 
-from intake.compose import Composer
-from intake.digest import Digest, subject
-from intake.paths import project_dir
-from intake.preflight import _samples, template_problems
+from intake.config.paths import project_dir
+from intake.config.preflight import _samples, template_problems
+from intake.jobs.digest import Digest, subject
+from intake.mail.compose import Composer
 
 SUBJECTS = {
     "acknowledgement (incomplete)": "[PRV-2026-00001] Prevent referral received",
@@ -49,7 +49,7 @@ def test_the_digest_subject_names_the_day():
 
 
 def test_smtp_down_and_back_subjects(tmp_path):
-    from intake.service_state import service_message
+    from intake.store.service_state import service_message
 
     composer = Composer(make_settings(tmp_path))
     at = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -96,7 +96,7 @@ def test_a_broken_subject_template_is_refused_before_anything_starts(tmp_path):
 
 
 def test_digest_html_title_is_its_subject():
-    from intake.digest import digest_context
+    from intake.jobs.digest import digest_context
 
     digest = Digest(day=date(2026, 3, 29), timezone="Europe/London", counts={}, open=(),
                     made_at=datetime(2026, 11, 1, tzinfo=UTC))

@@ -17,7 +17,7 @@ from forms import SAMPLE_VALUES, make_form
 from mail import raw_email, referral_email
 
 from intake.cli import main
-from intake.demo import DEMO_SETTINGS
+from intake.ops.demo import DEMO_SETTINGS
 
 SETTINGS = DEMO_SETTINGS + "\n[parser]\nworkers = 1\n"  # the demo's maildir and outbox
 
@@ -234,7 +234,7 @@ def test_a_reply_after_the_purge_keeps_nothing_and_the_next_purge_has_nothing_le
     assert "purged 1 intake" in capsys.readouterr().out
     service.deliver(reply(None))  # the referrer writes again: a note on the purged intake
     assert "note" in service.run(capsys)
-    from intake.store import Store
+    from intake.store.database import Store
 
     store = Store(service.directory / "intake.sqlite3")
     try:

@@ -6,15 +6,15 @@ from datetime import UTC, date, datetime
 
 from storefill import add_intake
 
-from intake.settings_types import Settings
-from intake.store import Store
-from intake.triage import (
+from intake.config.settings_types import Settings
+from intake.ops.triage import (
     close_intake,
     close_received_before,
     render_show,
     render_triage,
     triage_rows,
 )
+from intake.store.database import Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

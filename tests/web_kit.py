@@ -25,9 +25,9 @@ from flask.testing import FlaskClient
 from oidc_provider import OidcClient, OidcServer
 from storefill import make_settings
 
-from intake.clock import iso, utcnow
-from intake.settings_types import Secret, Settings, WebSettings
-from intake.store import Store
+from intake.config.settings_types import Secret, Settings, WebSettings
+from intake.domain.clock import iso, utcnow
+from intake.store.database import Store
 from intake.web.app import create_app
 
 MASH_USER = "amara.mash@lewisham.gov.uk"

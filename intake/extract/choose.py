@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..models import Attachment, Extraction
-from ..rules import Rules
+from ..domain.models import Attachment, Extraction
+from ..domain.rules import Rules
 from .labels import LabelMatcher
 from .read import FileResult, kind_of, read_attachment
 

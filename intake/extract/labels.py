@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..rules import FieldRule, Rules
+from ..domain.rules import FieldRule, Rules
 
 _BRACKETS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from pdfplumber.table import Table
 
 from .labels import LabelMatcher
 from .layout import Answers, Cell, Row, read_rows
@@ -166,18 +168,47 @@ def _inside(word: dict, box: tuple[float, float, float, float]) -> bool:
     return box[0] <= x <= box[2] and box[1] <= y <= box[3]
 
 
-def page_rows(
-    page, page_no: int, repeated: set[str], edges: dict[int, Edges] | None = None
-) -> list[tuple[float, Row]]:
-    """Rows of one page, each with its top for reading order; `edges` gets each text
-    cell's first and last line (by id of the Cell)."""
-    edges = {} if edges is None else edges
+def _overlap(one: tuple[float, ...], other: tuple[float, ...]) -> bool:
+    return one[0] < other[2] and other[0] < one[2] and one[1] < other[3] and other[1] < one[3]
+
+
+def drawn_tables(page) -> list:
+    """The tables drawn on the page, with the boxes standing alone that pdfplumber
+    leaves out (a table of one cell: a box by itself, or the part of a table row a
+    page break cut off) unless they hold or touch another cell (a frame round a page)."""
+    finder = page.debug_tablefinder()
+    tables = list(finder.tables)
+    grouped = {cell for table in tables for cell in table.cells}
+    for cell in finder.cells:
+        if cell not in grouped and not any(
+            other is not cell and _overlap(cell, other) for other in finder.cells
+        ):
+            tables.append(Table(page, [cell]))
+    return sorted(tables, key=lambda table: (table.bbox[1], table.bbox[0]))
+
+
+@dataclass
+class Geometry:
+    """What the rows' text does not say: where each text cell starts and ends (by id
+    of the Cell), and the left and right sides of each table row's cells (by id of
+    the Row)."""
+
+    edges: dict[int, Edges] = field(default_factory=dict)
+    columns: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+
+
+def page_rows(page, page_no: int, repeated: set[str],
+              geometry: Geometry | None = None) -> list[tuple[float, Row]]:
+    """Rows of one page, each with its top for reading order; `geometry` gets each
+    text cell's first and last line and each table row's columns."""
+    geometry = Geometry() if geometry is None else geometry
+    edges = geometry.edges
     words = page.extract_words(extra_attrs=["fontname", "size"])
     placed: list[tuple[float, Row]] = []
     used: set[int] = set()
-    for table_no, table in enumerate(page.find_tables(), start=1):
+    for table_no, table in enumerate(drawn_tables(page), start=1):
         for row_no, row in enumerate(table.rows, start=1):
-            cells = []
+            cells, columns = [], []
             for box in row.cells:
                 if box is None:
                     continue
@@ -191,8 +222,11 @@ def page_rows(
                     edges[id(cell)] = Edges(inside[0], inside[-1], left, max(edge, inside[-1].x1),
                                            True)
                 cells.append(cell)
+                columns.append((box[0], box[2]))
             if cells:
-                placed.append((row.bbox[1], Row(cells, in_table=True)))
+                table_row = Row(cells, in_table=True)
+                geometry.columns[id(table_row)] = columns
+                placed.append((row.bbox[1], table_row))
     outside = [w for i, w in enumerate(words) if i not in used]
     lines = [ln for ln in group_lines(outside) if _footer_key(ln, page) not in repeated]
     edge = max((ln.x1 for ln in lines), default=0.0)
@@ -245,15 +279,51 @@ def read_text_pdf(pdf, matcher: LabelMatcher) -> tuple[Answers, int]:
     pages = pdf.pages[:MAX_PAGES]
     repeated = repeated_margins(pages)
     rows: list[Row] = []
-    edges: dict[int, Edges] = {}
+    geometry = Geometry()
     chars = 0
     for page_no, page in enumerate(pages, start=1):
         chars += len(page.chars)
-        placed = [row for _top, row in page_rows(page, page_no, repeated, edges)]
-        if rows and placed:
-            _glue_over_page(rows[-1], placed[0], edges)
+        placed = [row for _top, row in page_rows(page, page_no, repeated, geometry)]
+        if rows and placed and _split_row(rows[-1], placed[0], geometry, matcher):
+            _join_split_row(rows[-1], placed.pop(0), geometry)
+        elif rows and placed:
+            _glue_over_page(rows[-1], placed[0], geometry.edges)
         rows.extend(placed)
     return read_rows(rows, matcher), chars
+
+
+def _split_row(before: Row, after: Row, geometry: Geometry, matcher: LabelMatcher) -> bool:
+    """`after`, the first row of a page, is the rest of `before`, the last row of the
+    page before, which the writer split over the page break: its cells stand where
+    those of `before` stand, and none of them starts with a question of its own."""
+    above, below = geometry.columns.get(id(before)), geometry.columns.get(id(after))
+    if not above or not below or len(above) != len(below):
+        return False
+    if any(abs(a[0] - b[0]) > 3.0 or abs(a[1] - b[1]) > 3.0
+           for a, b in zip(above, below, strict=True)):
+        return False
+    return not any(cell.text.strip() and matcher.is_label(cell.text) for cell in after.cells)
+
+
+def _join_split_row(before: Row, after: Row, geometry: Geometry) -> None:
+    """Each cell of `before` carries on with the cell under it on the next page:
+    wrapped lines joined as the writer wrapped them, a paragraph the writer ended
+    kept apart. `after` is gone then (its ids forgotten, as they may be reused)."""
+    edges = geometry.edges
+    geometry.columns.pop(id(after), None)
+    for upper, lower in zip(before.cells, after.cells, strict=True):
+        end, begin = edges.get(id(upper)), edges.pop(id(lower), None)
+        if begin is None:
+            continue
+        if end is None:
+            upper.text, edges[id(upper)] = lower.text, begin
+            continue
+        edge = max(end.edge, end.last.x1)
+        joint = "\n"
+        if continues_line(end.last, begin.first, edge, over_page=True):
+            joint = glue(end.last, begin.first, edge, end.left)
+        upper.text += joint + lower.text
+        edges[id(upper)] = Edges(end.first, begin.last, end.left, end.edge, True)
 
 
 def _glue_over_page(before: Row, after: Row, edges: dict[int, Edges]) -> None:

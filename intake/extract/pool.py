@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-from ..models import Attachment, Extraction
-from ..rules import Rules, load_rules
+from ..domain.models import Attachment, Extraction
+from ..domain.rules import Rules, load_rules
 from .choose import extract, form_candidates
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 def _worker_main(conn: Connection, rules: Rules, memory_mb: int, timeout: float) -> None:
     """Child loop: receive a list of attachments, send back an Extraction."""
-    from ..logsetup import configure
+    from ..config.logsetup import configure
 
     configure(logging.WARNING)  # as in the main process: no library's text reaches the log
     try:

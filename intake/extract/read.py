@@ -11,8 +11,8 @@ import logging
 from dataclasses import dataclass, field
 from itertools import islice
 
-from ..models import Attachment
-from ..rules import Rules
+from ..domain.models import Attachment
+from ..domain.rules import Rules
 from . import office
 from .docx_form import DocxError, read_docx
 from .labels import LabelMatcher

@@ -15,10 +15,10 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
-from ..errors import SettingsError
-from ..settings import is_loopback
-from ..settings_types import Settings, WebSettings
-from ..store import Store
+from ..config.settings import is_loopback
+from ..config.settings_types import Settings, WebSettings
+from ..domain.errors import SettingsError
+from ..store.database import Store
 from . import auth, views
 
 log = logging.getLogger("intake.web")

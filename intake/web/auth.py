@@ -19,7 +19,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
-from ..settings_types import WebSettings
+from ..config.settings_types import WebSettings
 
 log = logging.getLogger("intake.web")
 

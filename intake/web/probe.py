@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from ..errors import SettingsError
-from ..settings_types import WebSettings
+from ..config.settings_types import WebSettings
+from ..domain.errors import SettingsError
 
 NEEDED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 

@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .. import links, screening_clock
-from ..clock import parse_iso
-from ..digest import day_counts, digest_counts
-from ..errors import SettingsError
-from ..models import Attachment
-from ..parse import parse
-from ..records import AgeBand, Intake, Status
-from ..rules import load_rules
-from ..settings_types import Settings
-from ..store import Store
-from ..triage import close_intake, gaps, triage_rows, undelivered
+from ..config.settings_types import Settings
+from ..domain.clock import parse_iso
+from ..domain.errors import SettingsError
+from ..domain.models import Attachment
+from ..domain.records import AgeBand, Intake, Status
+from ..domain.rules import load_rules
+from ..jobs.digest import day_counts, digest_counts
+from ..mail.parse import parse
+from ..ops.triage import close_intake, gaps, triage_rows, undelivered
+from ..store import links, screening_clock
+from ..store.database import Store
 
 CHART_DAYS = 90
 

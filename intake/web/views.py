@@ -24,12 +24,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from ..clock import local_day, utcnow
-from ..digest import LABELS
-from ..parse import clean_filename
-from ..records import REFERENCE_PATTERN, AgeBand, Intake, Priority, Status
-from ..settings_types import Settings
-from ..store import Store
+from ..config.settings_types import Settings
+from ..domain.clock import local_day, utcnow
+from ..domain.records import REFERENCE_PATTERN, AgeBand, Intake, Priority, Status
+from ..jobs.digest import LABELS
+from ..mail.parse import clean_filename
+from ..store.database import Store
 from . import queries
 from .auth import MANAGER, MASH, person, requires
 from .chart import charts

@@ -59,8 +59,8 @@ def crafted(name: str, number: int) -> bytes:
 
 
 def test_reply_address_is_never_our_own():
-    from intake.classify import reply_address
-    from intake.parse import parse
+    from intake.domain.classify import reply_address
+    from intake.mail.parse import parse
 
     email = parse(crafted("reply-to-our-own-address", 1))
     # Reply-To names another organisation than From (ours): From is answered, never us.

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import RULES
 
-from intake.check import check
-from intake.classify import is_own_mail, machine_mail_reason, reply_address, says_referral
-from intake.models import Extraction
-from intake.parse import parse
+from intake.domain.check import check
+from intake.domain.classify import is_own_mail, machine_mail_reason, reply_address, says_referral
+from intake.domain.models import Extraction
+from intake.mail.parse import parse
 
 OWN = ("prevent@lewisham.gov.uk",)
 NAMES = ("From", "To", "Cc", "Reply-To", "Return-Path", "Subject", "Message-ID", "In-Reply-To",

@@ -5,6 +5,6 @@ Fixtures (the store, the settings, the real mail servers) are in tests/conftest.
 
 from __future__ import annotations
 
-from intake.rules import load_rules
+from intake.domain.rules import load_rules
 
 RULES = load_rules()  # rules/*.toml as the service ships them

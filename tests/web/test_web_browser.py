@@ -34,8 +34,8 @@ from oidc_provider import OidcServer
 from servers import free_port
 from web_kit import MANAGER_USER, MASH_USER, NOBODY_USER
 
-from intake.parse import parse
-from intake.store import Store
+from intake.mail.parse import parse
+from intake.store.database import Store
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402

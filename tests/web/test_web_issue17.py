@@ -10,9 +10,9 @@ import pytest
 from storefill import FIELDS, add_intake
 from web_kit import MASH_USER, Web, csrf_token, sign_in
 
-from intake import links, screening_clock
-from intake.clock import iso, utcnow
-from intake.matching import load_match_rules
+from intake.domain.clock import iso, utcnow
+from intake.domain.matching import load_match_rules
+from intake.store import links, screening_clock
 
 
 @pytest.fixture

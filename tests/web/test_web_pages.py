@@ -12,10 +12,10 @@ import pytest
 from storefill import FIELDS, add_intake
 from web_kit import MANAGER_USER, MASH_USER, Web, csrf_token, days_ago, sign_in
 
-from intake.clock import iso, local_day, utcnow
-from intake.digest import digest_for_day, render_digest
-from intake.purge import purge
-from intake.triage import triage_rows
+from intake.domain.clock import iso, local_day, utcnow
+from intake.jobs.digest import digest_for_day, render_digest
+from intake.jobs.purge import purge
+from intake.ops.triage import triage_rows
 
 FORM_PDF = b"%PDF-1.4\n% the referral form\n" + bytes(range(256)) * 4
 
@@ -241,7 +241,7 @@ def test_the_chart_is_drawn_from_the_counts(web: Web) -> None:
 
 def test_the_page_works_beside_a_running_worker_without_its_lock(mash: Web) -> None:
     """The worker holds the one-worker lock; the page reads and writes all the same."""
-    from intake.store import Store
+    from intake.store.database import Store
 
     intake = add_intake(mash.store, days_ago(1), status="incomplete")
     worker = Store(mash.settings.store_path)

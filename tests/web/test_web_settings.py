@@ -9,7 +9,7 @@ from oidc_provider import OidcServer
 from test_settings import GOOD, load_settings, problems_of, write
 
 from intake.cli import main
-from intake.settings_types import Secret
+from intake.config.settings_types import Secret
 from intake.web.probe import check_web
 
 WEB = """

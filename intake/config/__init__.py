@@ -1,0 +1,1 @@
+"""Settings, their keys and types, where files live, and checking them before start."""

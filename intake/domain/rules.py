@@ -1,0 +1,170 @@
+"""Load rules/*.toml into typed, read-only rules.
+
+Every rule the checks and extraction use is data here: a label alias, a
+required address or an urgency phrase is a change to a TOML file, not code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config.paths import project_dir
+from .errors import SettingsError
+
+VALIDATORS = ("text", "date-of-birth", "date", "email", "yes-no")
+
+
+@dataclass(frozen=True)
+class SectionRule:
+    key: str
+    title: str
+    aliases: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    key: str
+    section: str
+    label: str
+    aliases: tuple[str, ...]
+    required: bool
+    validator: str
+
+    @property
+    def wordings(self) -> tuple[str, ...]:
+        return (self.label, *self.aliases)
+
+
+@dataclass(frozen=True)
+class HeaderRule:
+    name: str  # lower case
+    pattern: re.Pattern[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    fields: tuple[FieldRule, ...]
+    sections: tuple[SectionRule, ...]
+    placeholders: frozenset[str]
+    required_recipients: tuple[str, ...]
+    urgency_phrases: tuple[str, ...]
+    urgency_fields: tuple[str, ...]
+    urgency_in_subject: bool
+    urgency_in_body: bool
+    referral_subject_phrases: tuple[str, ...]
+    referral_body_phrases: tuple[str, ...]
+    not_referral_subject_phrases: tuple[str, ...]
+    secure_link_phrases: tuple[str, ...]
+    form_types: dict[str, str]  # extension -> pdf | docx
+    review_types: dict[str, str]  # extension -> review reason
+    content_types: dict[str, str]  # content type -> pdf | docx | review reason
+    min_labels_found: int
+    min_image_bytes: int
+    machine_headers: tuple[HeaderRule, ...]
+    machine_senders: tuple[re.Pattern[str], ...]
+
+    def field(self, key: str) -> FieldRule:
+        for rule in self.fields:
+            if rule.key == key:
+                return rule
+        raise KeyError(key)
+
+    @property
+    def required_keys(self) -> tuple[str, ...]:
+        return tuple(rule.key for rule in self.fields if rule.required)
+
+
+def _read(directory: Path, name: str) -> dict:
+    path = directory / name
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as err:
+        raise SettingsError([f"[rules] {name}: file not found in {directory}"]) from err
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError([f"[rules] {name}: not valid TOML ({err})"]) from err
+
+
+def load_rules(directory: Path | None = None) -> Rules:
+    """Read and validate every rules file; raise SettingsError listing each problem."""
+    directory = directory or project_dir("rules")
+    form = _read(directory, "fields.toml")
+    recipients = _read(directory, "recipients.toml")
+    urgency = _read(directory, "urgency.toml")
+    referral = _read(directory, "referral.toml")
+    machine = _read(directory, "machine.toml")
+    problems: list[str] = []
+
+    sections = tuple(
+        SectionRule(key, spec["title"], tuple(spec.get("aliases", ())))
+        for key, spec in form.get("sections", {}).items()
+    )
+    section_keys = {s.key for s in sections}
+    fields = []
+    for index, spec in enumerate(form.get("field", [])):
+        try:
+            rule = FieldRule(
+                key=spec["key"],
+                section=spec["section"],
+                label=spec["label"],
+                aliases=tuple(spec.get("aliases", ())),
+                required=bool(spec.get("required", False)),
+                validator=spec.get("validator", "text"),
+            )
+        except KeyError as err:
+            problems.append(f"[rules] fields.toml field {index + 1}: missing {err.args[0]}")
+            continue
+        if rule.validator not in VALIDATORS:
+            problems.append(f"[rules] fields.toml {rule.key}: unknown validator {rule.validator!r}")
+        if rule.section not in section_keys:
+            problems.append(f"[rules] fields.toml {rule.key}: unknown section {rule.section!r}")
+        fields.append(rule)
+
+    headers = []
+    for spec in machine.get("header", []):
+        try:
+            headers.append(
+                HeaderRule(
+                    spec["name"].lower(),
+                    re.compile(spec["pattern"], re.IGNORECASE | re.DOTALL),
+                    spec["reason"],
+                )
+            )
+        except (KeyError, re.error) as err:
+            problems.append(f"[rules] machine.toml header {spec.get('name')!r}: {err}")
+    senders = []
+    for pattern in machine.get("senders", {}).get("patterns", []):
+        try:
+            senders.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as err:
+            problems.append(f"[rules] machine.toml sender {pattern!r}: {err}")
+    if problems:
+        raise SettingsError(problems)
+
+    return Rules(
+        fields=tuple(fields),
+        sections=sections,
+        placeholders=frozenset(p.strip().lower() for p in form.get("placeholders", [""])),
+        required_recipients=tuple(a.lower() for a in recipients.get("required", [])),
+        urgency_phrases=tuple(p.lower() for p in urgency.get("phrases", [])),
+        urgency_fields=tuple(urgency.get("fields", [])),
+        urgency_in_subject=bool(urgency.get("email_subject", True)),
+        urgency_in_body=bool(urgency.get("email_body", True)),
+        referral_subject_phrases=tuple(p.lower() for p in referral.get("subject_phrases", [])),
+        referral_body_phrases=tuple(p.lower() for p in referral.get("body_phrases", [])),
+        not_referral_subject_phrases=tuple(
+            p.lower() for p in referral.get("not_referral_subject_phrases", [])
+        ),
+        secure_link_phrases=tuple(p.lower() for p in referral.get("secure_link_phrases", [])),
+        form_types=dict(referral.get("form_types", {})),
+        review_types=dict(referral.get("review_types", {})),
+        content_types=dict(referral.get("content_types", {})),
+        min_labels_found=int(referral.get("min_labels_found", 4)),
+        min_image_bytes=int(referral.get("min_image_bytes", 20000)),
+        machine_headers=tuple(headers),
+        machine_senders=tuple(senders),
+    )

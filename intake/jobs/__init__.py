@@ -1,0 +1,1 @@
+"""Work on a schedule or on request: reminders, the digest, purge, retry, reread."""

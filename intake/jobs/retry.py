@@ -1,0 +1,146 @@
+"""At each start, take again every message that could not be processed (`error`).
+
+A message that raised while being recorded was kept whole, as an intake for
+manual review with review_reason `error`, alerted if the alert could be
+written. Once the cause is fixed (a template, a rule, a bug), the next start
+reads it again from the store: the intake gets its real verdict, the reply
+and alert it owes are queued, and the audit trail says so (`retried`). A
+message that turns out to belong elsewhere (a correction, a note, not a
+referral) is recorded there and the stand-in intake closed, audited. If it
+fails again it stays as it was, with `retry-failed` in its trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ..domain.decide import DECISION_STEPS, Context, Decision, _duplicate
+from ..domain.errors import StoreError
+from ..domain.models import Extraction, RawMessage
+from ..domain.safe_text import clean_fields
+from ..domain.sender_auth import sender_auth
+from ..mail.outbox import queue
+from ..runtime.pipeline import Pipeline, content_hash
+from ..store.database import decode_row
+from ..store.followup import follow_up, with_earlier
+from ..store.record import _attach, _correction, _verdict, first_message_columns
+
+log = logging.getLogger("intake")
+
+_ERRORS_SQL = """
+    SELECT i.id AS intake_id, i.reference, m.id AS message_row, m.folder, m.uidvalidity,
+           m.uid, m.received_at, m.raw
+    FROM intakes i JOIN messages m ON m.intake_id = i.id AND m.reason = 'error'
+    WHERE i.review_reason = 'error' AND i.closed_at IS NULL AND i.purged_at IS NULL
+      AND m.raw IS NOT NULL
+    ORDER BY i.id
+"""
+
+
+def retry_errors(pipeline: Pipeline, now: datetime) -> list[str]:
+    """Retry each open `error` intake; return one log line for each."""
+    lines = []
+    for row in pipeline.store.query(_ERRORS_SQL):
+        try:
+            lines.append(_retry_one(pipeline, row, now))
+        except StoreError:
+            raise
+        except Exception as err:  # still failing: left as it was, the trail says so
+            with pipeline.store.transaction():
+                pipeline.store.audit("retry-failed", intake_id=row["intake_id"],
+                                     message_row=row["message_row"], at=now,
+                                     error=type(err).__name__)
+            log.debug("%s retry traceback", row["reference"], exc_info=True)
+            lines.append(f"{row['reference']} retried: failed again ({type(err).__name__}); "
+                         "still for manual review")
+    for line in lines:
+        log.info("%s", line)
+    return lines
+
+
+def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
+    from ..domain.clock import parse_iso
+
+    data = bytes(row["raw"])
+    raw = RawMessage(row["folder"], row["uidvalidity"], row["uid"],
+                     parse_iso(row["received_at"]), data, len(data))
+    email = pipeline._parse(raw)
+    extraction = pipeline.pool.extract_many([email.attachments])[0]
+    extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                         where=clean_fields(extraction.where))
+    ctx = Context(raw, email, extraction, content_hash(raw, email), pipeline.rules,
+                  pipeline.store, pipeline.own_addresses, pipeline.settings.digest.timezone,
+                  sender_auth(email, pipeline.settings.mailbox.trusted_authserv_ids))
+    decision = _decide_again(ctx)
+    store, composer = pipeline.store, pipeline.composer
+    with store.transaction():
+        intake = store.intake_by_id(row["intake_id"]) or {}
+        store.update("messages", row["message_row"], {"outcome": decision.outcome,
+                                                      "reason": decision.reason})
+        if decision.outcome == "intake":
+            queued = _redo_intake(pipeline, ctx, decision, intake, row["message_row"], now)
+            return f"{row['reference']} retried: intake {queued}"
+        if decision.outcome == "correction":
+            result = _correction(ctx, decision, composer, row["message_row"],
+                                 pipeline.settings.mailbox.address, now)
+        elif decision.outcome in ("note", "bounce") and decision.intake:
+            result = _attach(ctx, decision, composer, row["message_row"], now)
+        else:
+            store.update("messages", row["message_row"], {"intake_id": None})
+            result = None
+        where = f" of {result.reference}" if result and result.reference else ""
+        reason = f"retried: a {decision.outcome}{where}, not a referral of its own"
+        store.update("intakes", intake["id"], {"closed_at": now, "close_reason": reason,
+                                               "updated_at": now})
+        store.audit("retried", intake_id=intake["id"], message_row=row["message_row"], at=now,
+                    outcome=decision.outcome, belongs_to=result.reference if result else None)
+        store.audit("closed", intake_id=intake["id"], at=now, status=intake.get("status"))
+    return f"{row['reference']} {reason}"
+
+
+def _decide_again(ctx: Context) -> Decision:
+    """decide(), less the duplicate check: the message was recorded, as this error."""
+    for step in DECISION_STEPS:
+        if step is _duplicate:
+            continue
+        decision = step(ctx)
+        if decision is not None:
+            return decision
+    return Decision("ignored", reason="not-referral")
+
+
+def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: dict[str, Any],
+                 message_row: int, now: datetime) -> str:
+    """The intake's real verdict in place of `error`; queue what it owes. Returns a summary."""
+    store, composer = pipeline.store, pipeline.composer
+    extraction: Extraction = ctx.extraction
+    if decision.review_reason:
+        extraction = replace(extraction, review_reason=decision.review_reason)
+    verdict = _verdict(ctx, dict(extraction.fields), extraction, ctx.raw.received_at,
+                       pipeline.settings.mailbox.address, [])
+    store.update("intakes", intake["id"], {
+        **first_message_columns(ctx, decision, extraction, verdict),
+        "updated_at": now,
+    })
+    audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}
+    store.audit("retried", **audit, previous="error", status=verdict.status,
+                priority=verdict.priority, review_reason=extraction.review_reason)
+    updated = decode_row(store.query("SELECT * FROM intakes WHERE id = ?", (intake["id"],))[0])
+    followup = follow_up(store, updated, composer, now)  # links and screening clock
+    queued = []
+    if decision.reply_to:
+        queue(store, composer.acknowledgement(updated), kind="ack", intake_id=intake["id"],
+              now=now)
+        queued.append("ack")
+    alerted = store.query("SELECT 1 FROM outbox WHERE intake_id = ? AND kind = 'alert'",
+                          (intake["id"],))
+    # The first alert (if it could be written) said "manual review": say "urgent" now.
+    if (verdict.priority == "urgent" or (verdict.status == "manual_review" and not alerted)
+            or followup.raised):
+        queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
+              intake_id=intake["id"], now=now)
+        queued.append("alert")
+    return f"{verdict.status}" + (f" queued {','.join(queued)}" if queued else "")

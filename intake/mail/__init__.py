@@ -1,0 +1,3 @@
+"""Mail in and out: the mailbox (IMAP, maildir), parsing, composing replies, the outbox, SMTP
+and OAuth2.
+"""

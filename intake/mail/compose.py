@@ -1,0 +1,287 @@
+"""Every outgoing message, built here from the Jinja2 templates in templates/.
+
+Replies to referrers are made from a short list of safe intake keys
+(reference, times, status, findings, addresses not copied in, the review
+reason): the form's answers never reach a template, so a reply can never
+repeat the individual's name, date of birth, address or the concerns.
+Header values are stripped of line breaks and control characters.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from ..config.paths import project_dir
+from ..config.settings_types import Settings
+from ..domain.clock import parse_iso, utcnow
+from ..domain.records import LOOP_HEADER
+
+# 7bit: bodies go out quoted-printable or base64, so no server needs 8BITMIME.
+_POLICY = policy.default.clone(cte_type="7bit")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_RECIPIENTS_RULE = "recipients"
+
+
+def clean_header(value: object) -> str:
+    """A header value on one line: CR, LF and other control characters become a space."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
+# Files added to templates/ since a council may have copied the folder: taken from the
+# council's own folder when it has them, else from the shipped one.
+SUBJECTS = "_subjects.j2"
+_NEWER_FILES = frozenset({SUBJECTS})
+
+
+class _ShippedNewerFiles(jinja2.BaseLoader):
+    """Finds only _NEWER_FILES, in the shipped templates/."""
+
+    def __init__(self) -> None:
+        self.shipped = jinja2.FileSystemLoader(str(project_dir("templates")))
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str | None, Any]:
+        if template not in _NEWER_FILES:
+            raise jinja2.TemplateNotFound(template)
+        return self.shipped.get_source(environment, template)
+
+
+def template_env(folder: Path) -> jinja2.Environment:
+    """The Jinja2 environment every message is rendered in (HTML parts escaped)."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(folder))]
+    if Path(folder).resolve() != project_dir("templates").resolve():
+        loaders.append(_ShippedNewerFiles())
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"),
+                                            default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def render_subject(env: jinja2.Environment, template: str, **values: Any) -> str:
+    """The `template` macro of _subjects.j2, called with `values`, on one line."""
+    macro = getattr(env.get_template(SUBJECTS).module, template)
+    return clean_header(macro(**values))
+
+
+class Composer:
+    """Builds acknowledgements, reminders, alerts (and, via message(), the digest)."""
+
+    def __init__(self, settings: Settings, templates_dir: Path | None = None):
+        self.settings = settings
+        self.templates_dir = Path(templates_dir) if templates_dir else project_dir("templates")
+        self.env = template_env(self.templates_dir)
+        self.sender = clean_header(settings.smtp.sender)
+        address = parseaddr(self.sender)[1]
+        self.domain = address.rpartition("@")[2] or "localhost"
+
+    # -- messages about an intake -------------------------------------------
+
+    def acknowledgement(self, intake: dict[str, Any], *, correction: bool = False) -> EmailMessage:
+        """The reply to a referral (or to its correction), to its sender only."""
+        context = self._reply_context(intake)
+        context["correction"] = correction
+        return self.message(
+            kind="correction" if correction else "ack",
+            to=[_single_address(intake.get("reply_to"))],
+            subject=self.subject("acknowledgement", reference=context["reference"],
+                                 correction=correction),
+            template="acknowledgement", context=context,
+            reply_to_id=intake.get("message_id"), auto_reply=True,
+        )
+
+    def reminder(self, intake: dict[str, Any], number: int) -> EmailMessage:
+        """Reminder `number` (1, 2, ...) that an incomplete referral still needs something."""
+        context = self._reply_context(intake)
+        context.update(number=number, max=self.settings.reminders.max)
+        return self.message(
+            kind="reminder",
+            to=[_single_address(intake.get("reply_to"))],
+            subject=self.subject("reminder", reference=context["reference"]),
+            template="reminder", context=context,
+            reply_to_id=intake.get("message_id"), auto_reply=True,
+        )
+
+    def alert(self, intake: dict[str, Any]) -> EmailMessage:
+        """An urgent or manual-review intake, to the MASH duty address: verdicts only."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        urgent = intake.get("priority") == "urgent"
+        context = {
+            "reference": clean_header(intake["reference"]),
+            "received": self._local_time(intake.get("received_at")),
+            "status": str(intake.get("status") or ""),
+            "priority": str(intake.get("priority") or "normal"),
+            "urgent": urgent,
+            "urgent_because": [str(p) for p in intake.get("urgent_because") or []],
+            "review_reason": intake.get("review_reason"),
+            # references only (intake/store/followup.py), never to a referrer
+            "earlier_referrals": [clean_header(r) for r in intake.get("earlier_referrals") or []],
+        }
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=self.subject("alert", reference=context["reference"], urgent=urgent,
+                                 manual_review=intake.get("status") == "manual_review",
+                                 referred_before=bool(intake.get("earlier_referrals"))),
+            template="alert", context=context,
+            reply_to_id=intake.get("message_id"), auto_reply=False,
+        )
+
+    def forged_correction_alert(self, intake: dict[str, Any]) -> EmailMessage:
+        """A correction under the referrer's address failed DMARC: the MASH is told.
+        The reference, time and status only."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        context = {
+            "reference": clean_header(intake["reference"]),
+            "received": self._local_time(intake.get("received_at")),
+            "status": str(intake.get("status") or ""),
+        }
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=self.subject("forged", reference=context["reference"]),
+            template="forged", context=context,
+            reply_to_id=intake.get("message_id"), auto_reply=False,
+        )
+
+    def review_batch_alert(self, references: list[tuple[str, str]]) -> EmailMessage:
+        """Many manual-review referrals at once: one alert, (reference, review reason) each."""
+        if not self.settings.alert_to:
+            raise ValueError("[triage] alert_to names no address")
+        listed = [(clean_header(r), clean_header(reason)) for r, reason in references]
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=self.subject("review_batch", count=len(listed)),
+            template="review_batch", context={"references": listed, "reference": None},
+            auto_reply=False,
+        )
+
+    def cap_alert(self, cap: int) -> EmailMessage:
+        """Automatic replies hit the hourly cap: they wait; the MASH hears it once."""
+        return self.message(
+            kind="alert", to=list(self.settings.alert_to),
+            subject=self.subject("capped", cap=cap),
+            template="capped", context={"cap": cap, "reference": None},
+            auto_reply=False,
+        )
+
+    def subject(self, template: str, **values: Any) -> str:
+        """The subject line of a `template` message, from templates/_subjects.j2."""
+        return render_subject(self.env, template, **values)
+
+    # -- the one place a message is assembled -------------------------------
+
+    def message(self, *, kind: str, to: list[str], subject: str, template: str,
+                context: dict[str, Any], reply_to_id: str | None = None,
+                auto_reply: bool = True) -> EmailMessage:
+        """Render `template`.txt.j2 and .html.j2 into a message with our headers.
+
+        auto_reply: `Auto-Submitted: auto-replied` (an answer to someone's mail),
+        else `auto-generated` (alerts, the digest). The Message-ID is fixed here, so
+        the outbox row and any resend of it are the same message.
+        """
+        recipients = [clean_header(address) for address in to if clean_header(address)]
+        if not recipients:
+            raise ValueError(f"{kind}: no recipient")
+        text = self.env.get_template(f"{template}.txt.j2").render(context)
+        html = self.env.get_template(f"{template}.html.j2").render(context)
+
+        msg = EmailMessage(policy=_POLICY)
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(recipients)
+        msg["Subject"] = clean_header(subject)
+        msg["Date"] = format_datetime(utcnow().astimezone(ZoneInfo(self._timezone)))
+        msg["Message-ID"] = make_msgid(domain=self.domain)
+        thread = _message_id(reply_to_id)
+        if thread:
+            msg["In-Reply-To"] = thread
+            msg["References"] = thread
+        msg["Auto-Submitted"] = "auto-replied" if auto_reply else "auto-generated"
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg[LOOP_HEADER] = clean_header(context.get("reference") or kind)
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return msg
+
+    # -- helpers ------------------------------------------------------------
+
+    @property
+    def _timezone(self) -> str:
+        return self.settings.digest.timezone
+
+    def _local_time(self, value: str | datetime | None) -> str:
+        if not value:
+            return "unknown"
+        moment = value if isinstance(value, datetime) else parse_iso(value)
+        local = moment.astimezone(ZoneInfo(self._timezone))
+        return f"{local:%A} {local.day} {local:%B %Y at %H:%M} ({local:%Z})"
+
+    def _reply_context(self, intake: dict[str, Any]) -> dict[str, Any]:
+        """What a reply to the referrer may say: never a form answer."""
+        cc_missing = [clean_header(a) for a in intake.get("cc_missing") or []]
+        findings = []
+        covered: set[str] = set()
+        for finding in intake.get("findings") or []:
+            field = str(finding.get("field") or "")
+            if finding.get("rule") == _RECIPIENTS_RULE or field in cc_missing:
+                continue  # listed with the request to forward the email
+            covered.add(field)
+            findings.append(_finding_text(finding.get("label"), finding.get("message")))
+        # Keys the checker flagged without a finding (should not happen): named plainly.
+        for key in [*(intake.get("missing") or []), *(intake.get("invalid") or [])]:
+            if key not in covered:
+                covered.add(key)
+                label = "" if key == "form" else key.replace("_", " ")
+                findings.append(_finding_text(label, _FALLBACK.get(key, "Please check this.")))
+        status = str(intake.get("status") or "")
+        return {
+            "reference": clean_header(intake["reference"]),
+            "received": self._local_time(intake.get("received_at")),
+            "status": status,
+            "complete": status == "complete",
+            "manual_review": status == "manual_review",
+            "findings": findings,
+            "cc_missing": cc_missing,
+            "review_reason": intake.get("review_reason"),
+        }
+
+
+_FALLBACK = {"form": "No referral form was attached to your email."}
+
+
+def _finding_text(label: object, message: object) -> str:
+    """One line a referrer acts on: the form's label, then what to do."""
+    label, message = str(label or "").strip(), str(message or "").strip()
+    if label and label not in message:
+        return f"{label}: {message}" if message else label
+    return message or label
+
+
+def _single_address(value: object) -> str:
+    """The one address a reply goes to; ValueError when there is not exactly one."""
+    if not value:
+        raise ValueError("no address to reply to")
+    addresses = [a for _, a in getaddresses([clean_header(value)]) if "@" in a]
+    if len(addresses) != 1:
+        raise ValueError("reply address is not exactly one address")
+    return addresses[0]
+
+
+def _message_id(value: object) -> str | None:
+    """A Message-ID as `<...>`, or None when the value holds none."""
+    if not value:
+        return None
+    found = _MESSAGE_ID.search(clean_header(value))
+    return found.group(0) if found else None

@@ -1,0 +1,125 @@
+"""What the MASH sees of links and the screening clock: the triage columns and order,
+the sections of `intake show`, the digest's counts and the export's keys.
+
+Read from the store only; nothing here reaches a referrer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..config.settings_types import Settings
+from ..domain.clock import day_bounds, iso, parse_iso
+from ..domain.errors import SettingsError
+from ..domain.matching import load_match_rules
+from ..domain.records import Priority
+from ..store import links, screening_clock
+from ..store.database import Store
+
+
+def raised_in_queue(store: Store, settings: Settings) -> set[int]:
+    """Intakes raised in the queue: referred before, within the rules' window."""
+    try:
+        return links.raised_ids(store, load_match_rules(settings.rules_dir))
+    except SettingsError:
+        return set()
+
+
+def annotate(store: Store, settings: Settings, rows: list[dict[str, Any]],
+             now: datetime) -> list[dict[str, Any]]:
+    """Add `screening` ("due in 3h") and `seen_before` (earlier linked intakes) to triage
+    rows, and order them: urgent and referred-before first, then least time left."""
+    earlier = links.earlier_references(store)
+    raised = raised_in_queue(store, settings)
+    clocks = screening_clock.clocks(store)
+    calendar = screening_clock.calendar_for(settings)
+    keys = {}
+    for row in rows:
+        state = screening_clock.state(clocks.get(row["id"]), calendar, now)
+        row["screening"] = state.text
+        row["seen_before"] = len(earlier.get(row["id"], [])) or None
+        row["referred_before"] = row["id"] in raised
+        first = row.get("priority") == Priority.URGENT or row["referred_before"]
+        keys[row["id"]] = (not first, state.sort_key, row["received_at"], row["id"])
+        row["queue_key"] = keys[row["id"]]  # the order, for lists merged from several queries
+        if row["referred_before"]:
+            row["note"] = "; ".join(n for n in ("referred before", row.get("note")) if n)
+    return sorted(rows, key=lambda row: keys[row["id"]])
+
+
+def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
+               now: datetime) -> list[str]:
+    """The "Screening" and "Linked intakes" sections of `intake show`."""
+    zone = ZoneInfo(settings.digest.timezone)
+
+    def when(text: str | None) -> str:
+        return parse_iso(text).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if text else "-"
+
+    row = screening_clock.clocks(store).get(intake["id"])
+    lines = ["", "Screening"]
+    if row is None:
+        lines.append("  (no deadline: recorded before the screening clock)")
+    else:
+        state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
+        if row["working_hours"]:
+            lines.append(f"  deadline  {when(row['due_at'])} ({row['working_hours']:g} working "
+                         f"hours, {settings.working_hours})")
+        else:
+            lines.append("  deadline  none (recorded before the screening clock)")
+        if row["screened_at"]:
+            met = "on time" if row["screened_at"] <= row["due_at"] else "late"
+            who = f" by {row['screened_by']}" if row["screened_by"] else ""
+            lines.append(f"  met       {when(row['screened_at'])} ({met}; "
+                         f"{row['stopped_by']}{who})")
+            if row["outcome"]:
+                lines.append(f"  outcome   {row['outcome']}")
+        else:
+            lines.append(f"  met       not yet: {state.text}")
+        if row["overdue_alerted_at"]:
+            lines.append(f"  overdue alert sent to the MASH {when(row['overdue_alerted_at'])}")
+    lines += ["", "Linked intakes (the same individual, or possibly)"]
+    found = links.linked(store, intake["id"])
+    for link in found:
+        if link["strength"] is None:
+            lines.append(f"  {link['side']:<8} {link['reference']}  (details erased by purge)")
+            continue
+        status = "closed" if link["closed_at"] else link["status"]
+        who = link["referrer_role"] or (link["sender"] or "").rpartition("@")[2] or "-"
+        lines.append(f"  {link['side']:<8} {link['reference']}  {when(link['received_at'])}  "
+                     f"{status}  {link['strength']} ({', '.join(link['fields'])})  "
+                     f"referred by: {who}")
+    if not found:
+        lines.append("  (none)")
+    return lines
+
+
+def digest_extras(store: Store, settings: Settings, day: date,
+                  now: datetime) -> tuple[dict[str, int], list[str]]:
+    """The digest's "Referred before" and "Screened late" counts for `day`, and one line
+    per intake that missed its deadline that day (references only)."""
+    start, end = day_bounds(day, settings.digest.timezone)
+    earlier = links.earlier_references(store)
+    received = store.query("SELECT id FROM intakes WHERE received_at >= ? AND received_at < ?",
+                           (iso(start), iso(end)))
+    referred_before = sum(1 for row in received if earlier.get(row[0]))
+    zone = ZoneInfo(settings.digest.timezone)
+    late = []
+    for row in screening_clock.screened_late(store, settings, day, now):
+        due = parse_iso(row["due_at"]).astimezone(zone).strftime("%H:%M")
+        met = (parse_iso(row["screened_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+               if row["screened_at"] else "not yet")
+        late.append(f"{row['reference']}: due {due}, screened {met}")
+    return {"Referred before": referred_before, "Screened late": len(late)}, late
+
+
+def export_extras(store: Store) -> dict[int, dict[str, Any]]:
+    """Intake id -> `earlier_referrals`, `screening_due`, `screened_at` for the export."""
+    earlier = links.earlier_references(store)
+    clocks = screening_clock.clocks(store)
+    ids = set(earlier) | set(clocks)
+    return {i: {"earlier_referrals": earlier.get(i, []),
+                "screening_due": (clocks.get(i) or {}).get("due_at")
+                if (clocks.get(i) or {}).get("working_hours") else None,
+                "screened_at": (clocks.get(i) or {}).get("screened_at")} for i in ids}

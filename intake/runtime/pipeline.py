@@ -1,0 +1,291 @@
+"""One batch of fetched messages through parse -> extract -> check -> decide -> record.
+
+Nothing here touches the mailbox or SMTP: the worker marks the mailbox and
+the outbox sends, both from what this committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ..config.settings_types import Settings
+from ..domain.classify import says_referral
+from ..domain.decide import Context, decide, folder_position
+from ..domain.errors import StoreError
+from ..domain.models import Extraction, ParsedEmail, RawMessage
+from ..domain.rules import Rules
+from ..domain.safe_text import clean_fields
+from ..domain.sender_auth import sender_auth
+from ..extract import ParserPool
+from ..mail.bursts import load_burst_rule
+from ..mail.compose import Composer
+from ..mail.outbox import queue
+from ..mail.parse import parse
+from ..mail.parse_apart import APART_BYTES, parse_apart
+from ..store.database import Store
+from ..store.record import Recorded, record
+
+log = logging.getLogger("intake")
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, store: Store, rules: Rules, pool: ParserPool,
+                 composer: Composer):
+        self.settings = settings
+        self.store = store
+        self.rules = rules
+        self.pool = pool
+        self.composer = composer
+        self.burst_rule = load_burst_rule(settings.rules_dir)
+        sender = settings.smtp.sender
+        own = {settings.mailbox.address, sender.rsplit("<", 1)[-1].rstrip(">").strip().lower()}
+        self.own_addresses = tuple(a for a in own if a)
+
+    def process(self, batch: Sequence[RawMessage], now: datetime | Callable[[], datetime]
+                ) -> Iterator[tuple[RawMessage, Recorded]]:
+        """Record each message of the batch as soon as it is read, yielding (the message,
+        what was recorded) as each commits.
+
+        Messages are recorded in the order they arrived, except that one whose form is
+        still being read after `SLOW_GRACE_SECONDS` (moved to the parser's slow lane) is
+        overtaken by those behind it, so it never holds up their alerts. A message that
+        replies to one still being read waits for it. The folder position only moves over
+        messages recorded with every earlier one of their folder: a kill never skips one."""
+        clock = now if callable(now) else (lambda: now)
+        parsed = [self._parse(raw) for raw in batch]
+        hashes = [content_hash(raw, email) for raw, email in zip(batch, parsed, strict=True)]
+        # Parse forms in parallel, except for second deliveries we will not read again.
+        wanted = [
+            i for i, (email, digest) in enumerate(zip(parsed, hashes, strict=True))
+            if not batch[i].too_large and not self._repeat(email, digest)
+        ]
+        ready: dict[int, Extraction] = {
+            i: Extraction(source="none") for i in range(len(batch)) if i not in set(wanted)}
+        order = _Order(batch, parsed)
+        jobs = self.pool.extract_as_ready([parsed[i].attachments for i in wanted],
+                                          grace=SLOW_GRACE_SECONDS)
+        try:
+            for i in order.next_ready(ready):
+                yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i), order,
+                                                clock())
+            for job, result in jobs:
+                if result is None:
+                    order.slow.add(wanted[job])
+                else:
+                    ready[wanted[job]] = result
+                for i in order.next_ready(ready):
+                    yield batch[i], self._record_at(i, batch, parsed, hashes, ready.pop(i),
+                                                    order, clock())
+        finally:
+            jobs.close()  # stopped early: no parser answer is left for the next batch
+
+    def _record_at(self, i: int, batch: Sequence[RawMessage], parsed: list[ParsedEmail],
+                   hashes: list[str], extraction: Extraction, order: _Order,
+                   now: datetime) -> Recorded:
+        raw = batch[i]
+        if raw.too_large:  # only its header was downloaded: a person must look
+            extraction = Extraction(source="none", review_reason="too-large",
+                                    carries_form=True)
+        elif not extraction.carries_form and cut_short(parsed[i]):
+            # The MIME walk stopped early: a form may lie beyond where it stopped, and
+            # "no form attached" would be untrue. A person must look.
+            extraction = Extraction(source="none", review_reason="damaged",
+                                    carries_form=True)
+        elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
+            extraction = Extraction(source="none", review_reason="damaged",
+                                    carries_form=True)
+        position = order.taken(i)
+        return self.record_one(raw, parsed[i], extraction, hashes[i], now, position=position)
+
+    def _repeat(self, email: ParsedEmail, digest: str) -> bool:
+        """The very same message was recorded before: its form need not be read again."""
+        first = self.store.first_delivery(email.message_id, digest)
+        return first is not None and first["content_hash"] == digest
+
+    def _parse(self, raw: RawMessage) -> ParsedEmail:
+        cap = self.settings.mailbox.max_attachment_bytes
+        if len(raw.data) > APART_BYTES:  # the parser's working memory stays out of ours
+            return parse_apart(raw.data, max_attachment_bytes=cap,
+                               timeout=self.settings.parse_timeout_seconds,
+                               memory_mb=self.settings.parse_memory_mb)
+        return parse(raw.data, max_attachment_bytes=cap)
+
+    def record_one(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,
+                   content_hash: str, now: datetime, *, position: int | None = None
+                   ) -> Recorded:
+        # Answers are data: no control or bidi-control character is stored (safe_text.py).
+        extraction = replace(extraction, fields=clean_fields(extraction.fields),
+                             where=clean_fields(extraction.where))
+        ctx = Context(raw, email, extraction, content_hash, self.rules, self.store,
+                      self.own_addresses, self.settings.digest.timezone,
+                      sender_auth(email, self.settings.mailbox.trusted_authserv_ids),
+                      position_uid=position)
+        try:
+            decision = decide(ctx)
+            return record(ctx, decision, self.composer,
+                          mailbox_address=self.settings.mailbox.address,
+                          main_folder=self.settings.mailbox.folder, now=now,
+                          burst_rule=self.burst_rule)
+        except StoreError:
+            raise
+        except Exception as err:  # a bug must not lose the message: shunt it to a person
+            # The exception's text may quote the message: log its type, trace only in debug.
+            log.error("uid=%s %s: could not process; recorded for manual review",
+                      raw.uid, type(err).__name__)
+            log.debug("uid=%s traceback", raw.uid, exc_info=True)
+            return self._shunt(ctx, err, now)
+
+    def _shunt(self, ctx: Context, err: Exception, now: datetime) -> Recorded:
+        store, raw = self.store, ctx.raw
+        with store.transaction():
+            message_row = store.insert("messages", {
+                "folder": raw.folder, "uidvalidity": raw.uidvalidity, "uid": raw.uid,
+                "message_id": ctx.email.message_id, "content_hash": ctx.content_hash,
+                "sender": ctx.email.sender, "received_at": raw.received_at, "recorded_at": now,
+                "outcome": "intake", "reason": "error", "raw": raw.data,
+            })
+            reference = store.next_reference(raw.received_at.year)
+            intake_id = store.insert("intakes", {
+                "reference": reference, "message_id": ctx.email.message_id,
+                "sender": ctx.email.sender, "received_at": raw.received_at,
+                "last_message_at": raw.received_at, "status": "manual_review",
+                "review_reason": "error", "source": ctx.extraction.source,
+                "created_at": now, "updated_at": now,
+            })
+            store.update("messages", message_row, {"intake_id": intake_id})
+            store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
+                        error=type(err).__name__)
+            try:  # every manual-review intake alerts the MASH, if the alert can be written
+                intake = store.intake_by_id(intake_id) or {}
+                queue(store, self.composer.alert(intake), kind="alert", intake_id=intake_id,
+                      now=now)
+            except Exception as alert_err:  # the failure may be the composer's own
+                log.error("%s alert could not be written: %s", reference,
+                          type(alert_err).__name__)
+            store.set_folder_state(raw.folder, raw.uidvalidity, folder_position(ctx))
+        return Recorded(raw.uid, "intake", reference, "manual_review", "error")
+
+
+def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
+    """What makes two deliveries the same message: its text and its files, not the trace
+    headers or MIME boundaries a second delivery may change. A message cut to its
+    header is hashed whole, with its size."""
+    digest = hashlib.sha256()
+    if raw.too_large:
+        digest.update(raw.data + str(raw.size).encode())
+        return digest.hexdigest()
+    if not email.message_id:
+        # Without a Message-ID, the same form from another referrer, or sent again later,
+        # is another message: who sent it and when it was written are part of its identity.
+        date = email.header_values("date")
+        digest.update(f"{email.sender or ''}\n{date[0] if date else ''}\n".encode(
+            "utf-8", "replace"))
+    _hash_words(digest, email.subject)
+    # A blank text/plain part hashed as "" before body_text fell back to the HTML:
+    # kept so, or a rescan would not know the messages recorded then.
+    _hash_words(digest, "" if email.blank_plain_part else email.body_text)
+    for attachment in email.attachments:
+        digest.update(hashlib.sha256(attachment.data).digest())
+    return digest.hexdigest()
+
+
+_HASH_CHUNK = 1 << 20  # characters: the words of a 20 MB body are hashed a chunk at a time
+
+
+def _hash_words(digest: Any, text: str) -> None:
+    """Hash " ".join(text.split()), UTF-8, without holding a list of every word."""
+    first, carry, start = True, "", 0
+    while True:
+        chunk = carry + text[start:start + _HASH_CHUNK]
+        start += _HASH_CHUNK
+        more = start < len(text)
+        words = chunk.split()
+        # A chunk that ends inside a word: the word goes on into the next chunk.
+        carry = words.pop() if more and words and not chunk[-1].isspace() else ""
+        if words:
+            digest.update((("" if first else " ") + " ".join(words)).encode("utf-8", "replace"))
+            first = False
+        if not more:
+            return
+
+
+WALK_CUT_SHORT = ("too-many-parts", "too-deep", "unparseable-mime", "walk-failed")
+
+
+def cut_short(email: ParsedEmail) -> bool:
+    return any(defect.startswith(WALK_CUT_SHORT) for defect in email.defects)
+
+
+# MIME damage after which the parts we see may not be the parts that were sent.
+BROKEN_MIME = ("StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect",
+               "MultipartInvariantViolationDefect", "MissingHeaderBodySeparatorDefect",
+               "InvalidBase64", "unparseable-headers")
+PDF_MARKS = (b"application/pdf", b"%PDF-", b"JVBERi0")  # the last: "%PDF-" in base64
+
+
+def damaged_referral(email: ParsedEmail, raw: RawMessage, rules: Rules) -> bool:
+    """A damaged message (MIME out of step, or a From no address can be read from) that
+    may be a referral: it says so, or a PDF lies somewhere in its bytes. Not a form we
+    could read, but a person must look: never ignored for having no sender."""
+    unreadable_from = bool(email.header_values("from")) and not email.sender
+    broken = unreadable_from or any(d.startswith(BROKEN_MIME) for d in email.defects)
+    if not broken:
+        return False
+    return says_referral(email, rules) or any(mark in raw.data for mark in PDF_MARKS)
+
+
+SLOW_GRACE_SECONDS = 2.0  # a form still being read after this is overtaken by the rest
+
+
+class _Order:
+    """Which message of a batch may be recorded next, and the folder position after it."""
+
+    def __init__(self, batch: Sequence[RawMessage], parsed: list[ParsedEmail]):
+        self.batch = batch
+        self.parsed = parsed
+        self.done: set[int] = set()
+        self.slow: set[int] = set()
+
+    def next_ready(self, ready: dict[int, Extraction]) -> Iterator[int]:
+        """The messages that may be recorded now, first come first; each is recorded
+        (taken) before the next is asked for."""
+        while True:
+            found = None
+            for i in range(len(self.batch)):
+                if i in self.done:
+                    continue
+                if i in ready and self._may_overtake(i):
+                    found = i
+                    break
+                if i not in self.slow:
+                    break  # in arrival order: wait for this one
+            if found is None:
+                return
+            yield found
+
+    def _may_overtake(self, i: int) -> bool:
+        """Every earlier message is recorded, or slow and not one this replies to."""
+        email = self.parsed[i]
+        thread = {*email.in_reply_to, *email.references}
+        waiting_for = [j for j in range(i) if j not in self.done]
+        return all(j in self.slow and self.parsed[j].message_id not in thread
+                   for j in waiting_for)
+
+    def taken(self, i: int) -> int:
+        """Mark message i recorded; the UID its folder's position may move to (0: not at
+        all, an earlier message of the folder is still being read)."""
+        self.done.add(i)
+        folder = self.batch[i].folder
+        position = 0
+        for j, raw in enumerate(self.batch):
+            if raw.folder != folder:
+                continue
+            if j not in self.done:
+                break
+            position = raw.uid
+        return position

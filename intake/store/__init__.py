@@ -1,0 +1,3 @@
+"""The SQLite store: schema and migrations, recording intakes, links between them, the
+screening clock, service state.
+"""
