@@ -147,3 +147,56 @@ def test_cli_bad_settings_exit_2_one_line_each(tmp_path, capsys):
 def test_cli_missing_settings_file_exit_2(tmp_path, capsys):
     assert main(["--config", str(tmp_path / "nope.toml"), "run", "--once"]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_retry_and_schedule_defaults_are_what_the_code_used_to_fix(tmp_path):
+    settings = load_settings(write(tmp_path, GOOD))
+    assert (settings.smtp.retry_first_seconds, settings.smtp.retry_max_seconds) == (60, 3600)
+    worker = settings.worker
+    assert (worker.send_every_seconds, worker.reminders_every_seconds,
+            worker.digest_every_seconds, worker.overdue_every_seconds) == (30, 300, 60, 60)
+    assert (worker.reconnect_first_seconds, worker.reconnect_max_seconds) == (1, 300)
+
+
+def test_retry_and_schedule_may_be_set(tmp_path):
+    text = GOOD.replace('from = "Lewisham', 'retry_first_seconds = 5\nretry_max_seconds = 50\n'
+                        'from = "Lewisham')
+    text += "\n[worker]\nsend_every_seconds = 10\nreminders_every_seconds = 60.5\n" \
+            "reconnect_max_seconds = 30\n"
+    settings = load_settings(write(tmp_path, text))
+    assert (settings.smtp.retry_first_seconds, settings.smtp.retry_max_seconds) == (5, 50)
+    assert settings.worker.send_every_seconds == 10
+    assert settings.worker.reminders_every_seconds == 60.5
+    assert (settings.worker.digest_every_seconds, settings.worker.reconnect_max_seconds) == (60, 30)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("[worker]\nsend_every_seconds = 0\n", "[worker] send_every_seconds: must be more than 0"),
+        ('[worker]\ndigest_every_seconds = "1m"\n',
+         "[worker] digest_every_seconds: must be float, not '1m'"),
+        ("[worker]\nreconnect_first_seconds = 600\n",
+         "[worker] reconnect_max_seconds: must be at least reconnect_first_seconds (600)"),
+        ("[worker]\nsend_every_second = 10\n",
+         "[worker] send_every_second: unknown key (did you mean send_every_seconds?)"),
+    ],
+)
+def test_a_bad_schedule_key_is_one_line(tmp_path, extra, expected):
+    assert problems_of(tmp_path, GOOD + "\n" + extra) == [expected]
+
+
+def test_a_bad_retry_key_is_one_line(tmp_path):
+    text = GOOD.replace('from = "Lewisham', 'retry_max_seconds = 30\nfrom = "Lewisham')
+    assert problems_of(tmp_path, text) == [
+        "[smtp] retry_max_seconds: must be at least retry_first_seconds (60)"]
+
+
+def test_the_outbox_waits_as_smtp_retry_says():
+    from datetime import timedelta
+
+    from intake.config.settings_types import SmtpSettings
+    from intake.mail.outbox import backoff
+
+    smtp = SmtpSettings(retry_first_seconds=10, retry_max_seconds=45)
+    assert [backoff(n, smtp) / timedelta(seconds=1) for n in (1, 2, 3, 4)] == [10, 20, 40, 45]

@@ -31,9 +31,8 @@ def test_the_reference_lists_every_key_the_code_reads_and_no_other():
     docs = documented()
     # Every section the code reads (some only when present) and every documented key,
     # so every section and branch is read.
-    settings_code = sorted((ROOT / "intake" / "config").glob("settings*.py"))
-    source = "".join(p.read_text(encoding="utf-8") for p in settings_code)
-    sections = set(re.findall(r'_Reader\(data, "(\w+)"', source))
+    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "intake").rglob("settings*.py"))
+    sections = set(re.findall(r'Reader\(data, "(\w+)"', source))
     assert {"mailbox", "smtp", "store"} <= sections  # the settings code was found and read
     data = {section: dict.fromkeys(docs.get(section, ()), "x") for section in sections | set(docs)}
     code = known_keys(data)

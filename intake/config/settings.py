@@ -6,19 +6,27 @@ carries them all. Secrets are never read here, only where they live.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from email_validator import EmailNotValidError, validate_email
 
 from ..domain.errors import SettingsError
 from ..domain.screening import working_hours_problem
 from . import settings_keys
+from .settings_read import (
+    SectionReader,
+    address,
+    addresses,
+    hh_mm,
+    is_loopback,
+    loopback_url,
+    one_of,
+    port_number,
+    positive,
+    resolve,
+    timezone_name,
+)
 from .settings_types import (
     DigestSettings,
     HealthSettings,
@@ -29,91 +37,14 @@ from .settings_types import (
     Settings,
     SmtpSettings,
     WebSettings,
+    WorkerSettings,
 )
 
 SECURITY = ("tls", "starttls", "none")
-MISSING = object()
+__all__ = ["is_loopback", "known_keys", "load_settings"]  # is_loopback: for fetch, send, web
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class _Reader:
-    """Reads one section, collecting problems instead of stopping at the first."""
-
-    def __init__(self, data: dict[str, Any], section: str, problems: list[str]):
-        self.section = section
-        self.problems = problems
-        raw = data.get(section, {})
-        if not isinstance(raw, dict):
-            self.fail("", "must be a table")
-            raw = {}
-        self.data = raw
-        self.asked: set[str] = set()
-        settings_keys.opened(self)  # what it reads is what is known (settings_keys.py)
-
-    def fail(self, key: str, why: str) -> None:
-        self.problems.append(f"[{self.section}] {key}: {why}" if key else f"[{self.section}] {why}")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = MISSING,
-            check: Callable[[Any], str | None] | None = None) -> Any:
-        self.asked.add(key)
-        if key not in self.data:
-            if default is MISSING:
-                self.fail(key, "missing")
-            return None if default is MISSING else default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            self.fail(key, f"must be {names}, not {value!r}")
-            return None if default is MISSING else default
-        if check:
-            why = check(value)
-            if why:
-                self.fail(key, why)
-                return None if default is MISSING else default
-        return value
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}, not {v!r}"
-
-
-def _port(value: int) -> str | None:
-    return None if 0 < value < 65536 else f"not a port number: {value}"
-
-
-def _positive(value: float) -> str | None:
-    return None if value > 0 else "must be more than 0"
-
-
-def _address(value: str) -> str | None:
-    match = re.search(r"<([^<>]+)>\s*$", value)
-    try:
-        validate_email(match.group(1) if match else value, check_deliverability=False)
-    except EmailNotValidError as err:
-        return f"not an email address ({err})"
-    return None
-
-
-def _addresses(value: list) -> str | None:
-    if not value:
-        return "must name at least one address"
-    for item in value:
-        if not isinstance(item, str) or _address(item):
-            return f"not an email address: {item!r}"
-    return None
-
-
-def _authserv_ids(reader: _Reader) -> tuple[str, ...]:
+def _authserv_ids(reader: SectionReader) -> tuple[str, ...]:
     """`[mailbox] trusted_authserv_ids`: host names (or `exchange-online`), lower case."""
     def check(value: list) -> str | None:
         for item in value:
@@ -123,19 +54,7 @@ def _authserv_ids(reader: _Reader) -> tuple[str, ...]:
     return tuple(v.lower() for v in reader.get("trusted_authserv_ids", list, [], check))
 
 
-def _time(value: str) -> str | None:
-    return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value) else "must be HH:MM"
-
-
-def _timezone(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown timezone {value!r}"
-    return None
-
-
-def _secret(reader: _Reader, base: Path, *, required: bool) -> Secret | None:
+def _secret(reader: SectionReader, base: Path, *, required: bool) -> Secret | None:
     env = reader.get("password_env", str, None)
     file = reader.get("password_file", str, None)
     if env and file:
@@ -148,16 +67,12 @@ def _secret(reader: _Reader, base: Path, *, required: bool) -> Secret | None:
     return Secret(env=env, file=(base / file) if file else None)
 
 
-def _security(reader: _Reader, default: str) -> tuple[str, str, int | None]:
+def _security(reader: SectionReader, default: str) -> tuple[str, str, int | None]:
     host = reader.get("host", str) or ""
-    security = reader.get("security", str, default, _one_of(*SECURITY))
+    security = reader.get("security", str, default, one_of(*SECURITY))
     if security == "none" and host and not is_loopback(host):
         reader.fail("security", f"plain text is allowed only to a loopback host, not {host!r}")
-    return host, security, reader.get("port", int, check=_port)
-
-
-def _path(base: Path, value: str | None) -> Path | None:
-    return (base / value).resolve() if value else None
+    return host, security, reader.get("port", int, check=port_number)
 
 
 def load_settings(path: Path) -> Settings:
@@ -192,27 +107,27 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
     base = path.resolve().parent
     problems: list[str] = []
 
-    box = _Reader(data, "mailbox", problems)
-    kind = box.get("kind", str, "imap", _one_of("imap", "maildir"))
+    box = SectionReader(data, "mailbox", problems)
+    kind = box.get("kind", str, "imap", one_of("imap", "maildir"))
     if kind == "maildir":
         mailbox = MailboxSettings(
             kind="maildir",
-            path=_path(base, box.get("path", str)),
+            path=resolve(base, box.get("path", str)),
             address=(box.get("address", str, "prevent@lewisham.gov.uk") or "").lower(),
             processed_folder=box.get("processed_folder", str, None),
-            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, positive),
             trusted_authserv_ids=_authserv_ids(box),
         )
     else:
         host, security, port = _security(box, "tls")
-        auth = box.get("auth", str, "password", _one_of("password", "oauth2"))
+        auth = box.get("auth", str, "password", one_of("password", "oauth2"))
         username = box.get("username", str) or ""
         mailbox = MailboxSettings(
             kind="imap",
             host=host,
             port=port or 993,
             security=security,
-            ca_file=_path(base, box.get("ca_file", str, None)),
+            ca_file=resolve(base, box.get("ca_file", str, None)),
             username=username,
             address=(box.get("address", str, username) or "").lower(),
             password=_secret(box, base, required=auth == "password") or Secret(),
@@ -220,83 +135,109 @@ def _read_settings(path: Path, data: dict[str, Any]) -> tuple[Settings, list[str
             folder=box.get("folder", str) or "INBOX",
             more_folders=tuple(box.get("more_folders", list, [])),
             processed_folder=box.get("processed_folder", str, None),
-            poll_seconds=box.get("poll_seconds", float, 60.0, _positive),
-            batch_size=box.get("batch_size", int, 50, _positive),
-            batch_bytes=box.get("batch_bytes", int, 32 * 2**20, _positive),
-            max_message_bytes=box.get("max_message_bytes", int, 30 * 2**20, _positive),
-            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, _positive),
+            poll_seconds=box.get("poll_seconds", float, 60.0, positive),
+            batch_size=box.get("batch_size", int, 50, positive),
+            batch_bytes=box.get("batch_bytes", int, 32 * 2**20, positive),
+            max_message_bytes=box.get("max_message_bytes", int, 30 * 2**20, positive),
+            max_attachment_bytes=box.get("max_attachment_bytes", int, 25 * 2**20, positive),
             trusted_authserv_ids=_authserv_ids(box),
         )
 
-    smtp_reader = _Reader(data, "smtp", problems)
-    mode = smtp_reader.get("mode", str, "send", _one_of("send", "shadow", "outbox"))
+    smtp_reader = SectionReader(data, "smtp", problems)
+    mode = smtp_reader.get("mode", str, "send", one_of("send", "shadow", "outbox"))
     offline = mode == "outbox"  # the demo's sender: writes files, needs no server
     host, security, port = (
         ("", "none", 0) if offline and "host" not in smtp_reader.data
         else _security(smtp_reader, "starttls")
     )
     smtp_user = smtp_reader.get("username", str, None)
-    smtp_auth = smtp_reader.get("auth", str, "password", _one_of("password", "oauth2"))
+    smtp_auth = smtp_reader.get("auth", str, "password", one_of("password", "oauth2"))
     smtp = SmtpSettings(
         host=host,
         port=port or 587,
         security=security,
-        ca_file=_path(base, smtp_reader.get("ca_file", str, None)),
+        ca_file=resolve(base, smtp_reader.get("ca_file", str, None)),
         username=smtp_user,
         password=_secret(smtp_reader, base, required=bool(smtp_user) and smtp_auth == "password"),
         auth=smtp_auth,
-        sender=smtp_reader.get("from", str, check=_address) or "",
+        sender=smtp_reader.get("from", str, check=address) or "",
         mode=mode,
-        shadow_folder=_path(base, smtp_reader.get("shadow_folder", str, "var/outgoing")),
+        shadow_folder=resolve(base, smtp_reader.get("shadow_folder", str, "var/outgoing")),
+        **_doubling(smtp_reader, "retry", SmtpSettings.retry_first_seconds,
+                    SmtpSettings.retry_max_seconds),
     )
 
-    store = _Reader(data, "store", problems)
-    triage = _Reader(data, "triage", problems)
-    replies = _Reader(data, "replies", problems)
-    reminders = _Reader(data, "reminders", problems)
-    digest = _Reader(data, "digest", problems)
-    parser = _Reader(data, "parser", problems)
-    rules = _Reader(data, "rules", problems)
+    store = SectionReader(data, "store", problems)
+    triage = SectionReader(data, "triage", problems)
+    replies = SectionReader(data, "replies", problems)
+    reminders = SectionReader(data, "reminders", problems)
+    digest = SectionReader(data, "digest", problems)
+    parser = SectionReader(data, "parser", problems)
+    rules = SectionReader(data, "rules", problems)
     oauth2 = _read_oauth2(data, problems, base, needed="oauth2" in (mailbox.auth, smtp.auth))
 
     settings = Settings(
         path=path.resolve(),
         mailbox=mailbox,
         smtp=smtp,
-        store_path=_path(base, store.get("path", str)) or base / "var/intake.sqlite3",
-        alert_to=tuple(a.lower() for a in triage.get("alert_to", list, check=_addresses) or ()),
+        store_path=resolve(base, store.get("path", str)) or base / "var/intake.sqlite3",
+        alert_to=tuple(a.lower() for a in triage.get("alert_to", list, check=addresses) or ()),
         working_hours=triage.get("working_hours", str, "09:00-17:00", working_hours_problem),
         digest=DigestSettings(
-            to=tuple(digest.get("to", list, check=_addresses) or ()),
-            at=digest.get("at", str, "08:00", _time),
-            timezone=digest.get("timezone", str, "Europe/London", _timezone),
+            to=tuple(digest.get("to", list, check=addresses) or ()),
+            at=digest.get("at", str, "08:00", hh_mm),
+            timezone=digest.get("timezone", str, "Europe/London", timezone_name),
         ),
         reminders=ReminderSettings(
-            first_after_hours=reminders.get("first_after_hours", float, 24.0, _positive),
-            every_hours=reminders.get("every_hours", float, 24.0, _positive),
+            first_after_hours=reminders.get("first_after_hours", float, 24.0, positive),
+            every_hours=reminders.get("every_hours", float, 24.0, positive),
             max=reminders.get("max", int, 3, lambda v: None if v >= 0 else "must be 0 or more"),
         ),
         max_replies_per_address_per_hour=replies.get(
-            "max_per_address_per_hour", int, 5, _positive
+            "max_per_address_per_hour", int, 5, positive
         ),
-        max_automatic_per_hour=replies.get("max_per_hour", int, 100, _positive),
+        max_automatic_per_hour=replies.get("max_per_hour", int, 100, positive),
         oauth2=oauth2,
-        rules_dir=_path(base, rules.get("path", str, None)),
-        templates_dir=_path(base, rules.get("templates", str, None)),
-        parse_timeout_seconds=parser.get("timeout_seconds", float, 20.0, _positive),
-        parse_memory_mb=parser.get("memory_mb", int, 1024, _positive),
-        parser_workers=parser.get("workers", int, 2, _positive),
-        health=_read_health(_Reader(data, "health", problems)),
+        rules_dir=resolve(base, rules.get("path", str, None)),
+        templates_dir=resolve(base, rules.get("templates", str, None)),
+        parse_timeout_seconds=parser.get("timeout_seconds", float, 20.0, positive),
+        parse_memory_mb=parser.get("memory_mb", int, 1024, positive),
+        parser_workers=parser.get("workers", int, 2, positive),
+        health=_read_health(SectionReader(data, "health", problems)),
+        worker=_read_worker(SectionReader(data, "worker", problems)),
         web=_read_web(data, problems),
     )
     return settings, problems
 
 
-def _read_health(reader: _Reader) -> HealthSettings:
+def _doubling(reader: SectionReader, name: str, first: float,
+              most: float) -> dict[str, float]:
+    """`{name}_first_seconds` and `{name}_max_seconds`: a wait that doubles up to a cap."""
+    values = {f"{name}_first_seconds": reader.get(f"{name}_first_seconds", float, first,
+                                                  positive) or first,
+              f"{name}_max_seconds": reader.get(f"{name}_max_seconds", float, most,
+                                                positive) or most}
+    if values[f"{name}_max_seconds"] < values[f"{name}_first_seconds"]:
+        reader.fail(f"{name}_max_seconds", f"must be at least {name}_first_seconds "
+                    f"({values[f'{name}_first_seconds']:g})")
+    return values
+
+
+def _read_worker(reader: SectionReader) -> WorkerSettings:
+    """[worker]: every key a number of seconds, its default WorkerSettings'."""
+    default = WorkerSettings()
+    every = {key: reader.get(key, float, getattr(default, key), positive) or getattr(default, key)
+             for key in ("send_every_seconds", "reminders_every_seconds",
+                         "digest_every_seconds", "overdue_every_seconds")}
+    return WorkerSettings(**every, **_doubling(reader, "reconnect", default.reconnect_first_seconds,
+                                               default.reconnect_max_seconds))
+
+
+def _read_health(reader: SectionReader) -> HealthSettings:
     return HealthSettings(
-        max_round_age_seconds=reader.get("max_round_age_seconds", float, None, _positive),
-        failing_after_minutes=reader.get("failing_after_minutes", float, 15.0, _positive),
-        alert_after_minutes=reader.get("alert_after_minutes", float, 30.0, _positive),
+        max_round_age_seconds=reader.get("max_round_age_seconds", float, None, positive),
+        failing_after_minutes=reader.get("failing_after_minutes", float, 15.0, positive),
+        alert_after_minutes=reader.get("alert_after_minutes", float, 30.0, positive),
     )
 
 
@@ -307,7 +248,7 @@ def _read_oauth2(
         if needed:
             problems.append("[oauth2] missing: auth = \"oauth2\" needs an [oauth2] section")
         return None
-    reader = _Reader(data, "oauth2", problems)
+    reader = SectionReader(data, "oauth2", problems)
     secret_env = reader.get("client_secret_env", str, None)
     certificate = reader.get("client_certificate", str, None)
     thumbprint = reader.get("client_certificate_thumbprint", str, None, _thumbprint)
@@ -315,7 +256,7 @@ def _read_oauth2(
         reader.fail("client_secret_env", "give client_secret_env or client_certificate, one only")
     if certificate and not thumbprint and "client_certificate_thumbprint" not in reader.data:
         reader.fail("client_certificate_thumbprint", "missing (needed with client_certificate)")
-    certificate_path = _path(base, certificate)
+    certificate_path = resolve(base, certificate)
     if certificate_path and not certificate_path.is_file():
         reader.fail("client_certificate", f"no such file: {certificate_path}")
     authority = reader.get("authority", str, "https://login.microsoftonline.com")
@@ -323,7 +264,7 @@ def _read_oauth2(
         reader.fail("authority", "must be an https:// address with no path, "
                     "e.g. https://login.microsoftonline.com")
     token_url = reader.get("token_url", str, None)
-    if token_url and not (token_url.startswith("https://") or _loopback_url(token_url)):
+    if token_url and not (token_url.startswith("https://") or loopback_url(token_url)):
         reader.fail("token_url", "must be https://, or http:// only to a loopback host")
     if token_url and certificate:
         reader.fail("token_url", "works with client_secret_env only")
@@ -364,13 +305,8 @@ def _scope(value: str) -> str | None:
     return None if value.endswith("/.default") else "must end in /.default (app-only sign-in)"
 
 
-def _loopback_url(url: str) -> bool:
-    match = re.match(r"http://(\[[^\]]+\]|[^:/]+)", url)
-    return bool(match) and is_loopback(match.group(1))
-
-
 def _web_url(value: str) -> str | None:
-    if value.startswith("https://") or _loopback_url(value):
+    if value.startswith("https://") or loopback_url(value):
         return None
     return "must be https://, or http:// only to a loopback host"
 
@@ -379,7 +315,7 @@ def _read_web(data: dict, problems: list[str]) -> WebSettings | None:
     """[web]: optional; the worker runs without it."""
     if "web" not in data:
         return None
-    reader = _Reader(data, "web", problems)
+    reader = SectionReader(data, "web", problems)
     authority = reader.get("oidc_authority", str, "https://login.microsoftonline.com", _web_url)
     tenant = reader.get("oidc_tenant_id", str, check=_tenant) or ""
     discovery = reader.get("oidc_discovery_url", str, None, _web_url) or (
@@ -387,16 +323,16 @@ def _read_web(data: dict, problems: list[str]) -> WebSettings | None:
     public_url = reader.get("public_url", str, None, _web_url)
     return WebSettings(
         host=reader.get("host", str, "127.0.0.1") or "127.0.0.1",
-        port=reader.get("port", int, 8080, _port) or 8080,
+        port=reader.get("port", int, 8080, port_number) or 8080,
         public_url=public_url.rstrip("/") if public_url else None,
         oidc_tenant_id=tenant,
         oidc_client_id=reader.get("oidc_client_id", str) or "",
         oidc_client_secret=Secret(env=reader.get("oidc_client_secret_env", str)),
         oidc_discovery_url=discovery,
-        oidc_roles_claim=reader.get("oidc_roles_claim", str, "roles", _one_of("roles", "groups")),
+        oidc_roles_claim=reader.get("oidc_roles_claim", str, "roles", one_of("roles", "groups")),
         oidc_mash_role=reader.get("oidc_mash_role", str, "mash") or "mash",
         oidc_manager_role=reader.get("oidc_manager_role", str, "manager") or "manager",
         session_secret=Secret(env=reader.get("session_secret_env", str)),
-        idle_timeout_minutes=reader.get("idle_timeout_minutes", int, 30, _positive) or 30,
-        threads=reader.get("threads", int, 4, _positive) or 4,
+        idle_timeout_minutes=reader.get("idle_timeout_minutes", int, 30, positive) or 30,
+        threads=reader.get("threads", int, 4, positive) or 4,
     )

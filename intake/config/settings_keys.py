@@ -1,8 +1,8 @@
 """Which settings keys are known: exactly those the settings code reads.
 
-Every _Reader made while a file is read registers here, and each remembers
-the keys asked of it; a key or section of the file that no reader asked for
-is unknown. So adding a key is one `reader.get(...)` in settings.py, and
+Every SectionReader (settings_read.py) made while a file is read registers
+here, and each remembers the keys asked of it; a key or section of the file
+that no reader asked for is unknown. So adding a key is one `reader.get(...)` in settings.py, and
 nothing else. docs/settings.md is checked against the same list.
 """
 

@@ -87,6 +87,8 @@ class SmtpSettings:
     shadow_folder: Path | None = None  # where shadow/outbox mode writes .eml files
     timeout: float = 30.0
     tls_verify: bool = True
+    retry_first_seconds: float = 60.0  # a message not sent waits this long, doubling each time
+    retry_max_seconds: float = 3600.0  # ... up to this
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,18 @@ class DigestSettings:
     to: tuple[str, ...] = ()
     at: str = "08:00"
     timezone: str = "Europe/London"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """[worker]: how often the worker's jobs run, and how it waits to reconnect."""
+
+    send_every_seconds: float = 30.0  # the outbox
+    reminders_every_seconds: float = 300.0
+    digest_every_seconds: float = 60.0  # is a day's digest due?
+    overdue_every_seconds: float = 60.0  # is a screening deadline past?
+    reconnect_first_seconds: float = 1.0  # the mailbox lost: wait this long, doubling
+    reconnect_max_seconds: float = 300.0  # ... up to this
 
 
 @dataclass(frozen=True)
@@ -151,3 +165,4 @@ class Settings:
     web: WebSettings | None = None  # [web]; None when the section is absent
     working_hours: str = "09:00-17:00"  # [triage] working_hours: the screening clock's day
     health: HealthSettings = field(default_factory=HealthSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)

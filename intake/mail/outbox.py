@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
-from ..config.settings_types import Settings
+from ..config.settings_types import Settings, SmtpSettings
 from ..domain.clock import iso, parse_iso
 from ..domain.errors import SendError, StoreLockedError
 from ..domain.records import REPLY_KINDS, Kind, OutboxItem, SendStatus
@@ -37,8 +37,6 @@ from .send import Refused, Sender, ServerDown, open_sender, refusal
 
 log = logging.getLogger("intake.outbox")
 
-FIRST_RETRY = timedelta(minutes=1)
-LAST_RETRY = timedelta(hours=1)
 _CODE = re.compile(r"\b([45]\d\d)\b")
 
 
@@ -150,7 +148,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
             try:
                 refused = sender.send(raw, mail_from, recipients) or {}
             except ServerDown as err:
-                _retry(store, row, err, now, server_down=True)
+                _retry(store, row, err, now, settings.smtp, server_down=True)
                 report.retrying.append(outbox_id)
                 report.stopped = str(err)
                 log.warning("%s not sent: %s; the outbox waits", label, err)
@@ -161,7 +159,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     # Some refused for good, the rest for now: hold those, retry these.
                     with store.transaction():
                         report.held.append(_split_off(store, row, raw, permanent, now,
-                                                      keep=list(temporary)))
+                                                      settings.smtp, keep=list(temporary)))
                     log.warning("%s: %d recipient(s) held: %s", label, len(permanent),
                                 smtp_code(err) or "refused")
                     err = refusal(temporary)
@@ -170,7 +168,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     report.held.append(outbox_id)
                     log.warning("%s held: %s", label, smtp_code(err) or "refused")
                 else:
-                    _retry(store, row, err, now, server_down=False)
+                    _retry(store, row, err, now, settings.smtp, server_down=False)
                     report.retrying.append(outbox_id)
                     # The server's text may quote the address: log its code only.
                     log.warning("%s not sent: %s; retrying later", label,
@@ -178,7 +176,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                 continue
             crashpoint("sent")
             taken = [a for a in recipients if a not in refused]
-            later = _sent(store, row, raw, now, taken, refused,
+            later = _sent(store, row, raw, now, taken, refused, settings.smtp,
                           event="written" if writing else "sent")
             report.sent.append(outbox_id)
             for address in taken:
@@ -242,7 +240,7 @@ def drop_shadow_queue(store: Store, now: datetime) -> int:
 
 
 def _sent(store: Store, row: OutboxItem, raw: bytes, now: datetime, taken: list[str],
-          refused: Refused, *, event: str = "sent") -> dict[str, list[int]]:
+          refused: Refused, smtp: SmtpSettings, *, event: str = "sent") -> dict[str, list[int]]:
     """Mark the row sent; the recipients who refused it get copies, in the same commit."""
     values: dict[str, Any] = {"status": SendStatus.SENT, "sent_at": now,
                               "attempts": row.attempts + 1, "last_error": None}
@@ -253,7 +251,7 @@ def _sent(store: Store, row: OutboxItem, raw: bytes, now: datetime, taken: list[
             permanent, temporary = _by_kind(refused)
             for part, outcome in ((permanent, "held"), (temporary, "retrying")):
                 if part:
-                    later[outcome].append(_split_off(store, row, raw, part, now))
+                    later[outcome].append(_split_off(store, row, raw, part, now, smtp))
         store.update("outbox", row.id, values)
         store.audit(event, intake_id=row.intake_id, at=now, outbox_id=row.id,
                     kind=row.kind, **({"refused": len(refused)} if refused else {}))
@@ -270,8 +268,8 @@ def _by_kind(refused: Refused) -> tuple[Refused, Refused]:
     return permanent, {a: reply for a, reply in refused.items() if a not in permanent}
 
 
-def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now: datetime, *,
-               keep: list[str] | None = None) -> int:
+def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now: datetime,
+               smtp: SmtpSettings, *, keep: list[str] | None = None) -> int:
     """A copy of the row for the `refused` recipients, inside the caller's transaction:
     held when all refused it for good, else due again after a backoff. `keep`: what
     the row itself is left addressed to."""
@@ -281,7 +279,7 @@ def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now:
         "intake_id": row.intake_id, "kind": row.kind, "recipients": list(refused),
         "message_id": row.message_id, "raw": raw,
         "status": SendStatus.HELD if held else SendStatus.PENDING, "attempts": 1,
-        "next_attempt_at": now if held else now + backoff(1),
+        "next_attempt_at": now if held else now + backoff(1, smtp),
         "created_at": now, "last_error": str(err)[:500], "queued_in": row.queued_in,
     })
     if keep is not None:
@@ -294,13 +292,16 @@ def _split_off(store: Store, row: OutboxItem, raw: bytes, refused: Refused, now:
     return copy_id
 
 
-def backoff(attempts: int) -> timedelta:
-    """1 minute after the first failure, doubling, at most an hour."""
-    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LAST_RETRY)
+def backoff(attempts: int, smtp: SmtpSettings | None = None) -> timedelta:
+    """[smtp] retry_first_seconds (1 minute) after the first failure, doubling, at most
+    retry_max_seconds (an hour)."""
+    smtp = smtp or SmtpSettings()
+    first = timedelta(seconds=smtp.retry_first_seconds)
+    return min(first * 2 ** max(0, attempts - 1), timedelta(seconds=smtp.retry_max_seconds))
 
 
-def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, *,
-           server_down: bool) -> None:
+def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, smtp: SmtpSettings,
+           *, server_down: bool) -> None:
     attempts = row.attempts + 1
     with store.transaction():
         if server_down:
@@ -310,14 +311,14 @@ def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, *,
                 "SELECT MAX(attempts) FROM outbox WHERE status = 'pending' AND id != ?",
                 (row.id,),
             ).fetchone()
-            until = now + backoff(max(attempts, worst or 0))
+            until = now + backoff(max(attempts, worst or 0), smtp)
             store.conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? "
                 "WHERE status = 'pending' AND id != ? AND next_attempt_at < ?",
                 (iso(until), row.id, iso(until)),
             )
         else:
-            until = now + backoff(attempts)
+            until = now + backoff(attempts, smtp)
         store.update("outbox", row.id, {"attempts": attempts, "next_attempt_at": until,
                                            "last_error": str(err)[:500]})
         store.audit("send-failed", intake_id=row.intake_id, at=now, outbox_id=row.id,

@@ -45,8 +45,6 @@ from .pipeline import Pipeline
 
 log = logging.getLogger("intake")
 
-RECONNECT_FIRST_SECONDS = 1.0
-RECONNECT_MAX_SECONDS = 300.0
 ONCE_RECONNECT_ATTEMPTS = 6
 
 
@@ -91,10 +89,11 @@ class Worker:
         self._sender: Sender | None = None
         self._disk_warned_until = 0.0
         self.scheduler = schedule.Scheduler()
-        self.scheduler.every(30).seconds.do(self.deliver)
-        self.scheduler.every(5).minutes.do(self.remind)
-        self.scheduler.every(1).minutes.do(self.digest)
-        self.scheduler.every(1).minutes.do(self.overdue)
+        jobs = settings.worker
+        self.scheduler.every(jobs.send_every_seconds).seconds.do(self.deliver)
+        self.scheduler.every(jobs.reminders_every_seconds).seconds.do(self.remind)
+        self.scheduler.every(jobs.digest_every_seconds).seconds.do(self.digest)
+        self.scheduler.every(jobs.overdue_every_seconds).seconds.do(self.overdue)
 
     # -- the loop ----------------------------------------------------------
 
@@ -166,7 +165,9 @@ class Worker:
             self.deliver()  # the loop sends nothing else while the mailbox is down
 
     def _backoff(self, failures: int) -> None:
-        delay = min(RECONNECT_FIRST_SECONDS * 2 ** (failures - 1), RECONNECT_MAX_SECONDS)
+        jobs = self.settings.worker
+        delay = min(jobs.reconnect_first_seconds * 2 ** (failures - 1),
+                    jobs.reconnect_max_seconds)
         self._sleep(delay)
 
     def _sleep(self, seconds: float) -> None:
