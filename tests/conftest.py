@@ -97,12 +97,15 @@ def smtp_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def office_forms(tmp_path_factory: pytest.TempPathFactory):
     """The test forms written as .docx and converted by LibreOffice once per test run:
-    (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/office.py)."""
-    from forms import DOCX_LAYOUTS, VALUE_SETS, make_form
+    (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/office.py);
+    "docx-breaks/long" is "docx/long" with typed line breaks for paragraph ends."""
+    from forms import DOCX_LAYOUTS, LONG_VALUES, VALUE_SETS, make_form
+    from forms_docx import typed_line_breaks
     from office import OfficeForms
 
     forms = {f"{layout}/{name}": make_form(layout, values)[2]
              for layout in DOCX_LAYOUTS for name, values in VALUE_SETS.items()}
+    forms["docx-breaks/long"] = typed_line_breaks(make_form("docx", LONG_VALUES)[2])
     return OfficeForms(tmp_path_factory.mktemp("office")).build(forms)
 
 

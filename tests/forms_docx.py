@@ -179,3 +179,21 @@ def split_over_page(docx: bytes, heading: str, lines: int) -> bytes:
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def typed_line_breaks(docx: bytes) -> bytes:
+    """The form with each table cell's paragraphs made one paragraph, the lines kept
+    apart by typed line breaks (Shift+Enter, w:br) instead of paragraph ends."""
+    document = Document(io.BytesIO(docx))
+    for table in document.tables:
+        for row in table.rows:
+            for cell in row.cells:
+                first, *rest = cell.paragraphs
+                for paragraph in rest:
+                    first.add_run().add_break()
+                    for run in paragraph.runs:
+                        first._p.append(run._r)
+                    paragraph._p.getparent().remove(paragraph._p)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

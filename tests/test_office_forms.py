@@ -6,12 +6,22 @@ names with apostrophes and hyphens). Converted once per run (`office_forms`)."""
 from __future__ import annotations
 
 import functools
+import io
 import random
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from forms import DOCX_LAYOUTS, VALUE_SETS, expected_fields, same_as_written
+from forms import (
+    DOCX_LAYOUTS,
+    LONG_VALUES,
+    VALUE_SETS,
+    expected_fields,
+    make_form,
+    same_as_written,
+)
+from forms_docx import typed_line_breaks
 from mail import referral_email
 
 from intake.domain.check import check
@@ -69,6 +79,29 @@ def test_verdicts_on_what_libreoffice_wrote(office_forms, layout, writer):
         verdict = check(extraction.fields, extraction, email, RECEIVED, RULES,
                         mailbox_address="prevent@lewisham.gov.uk")
         assert (verdict.status, verdict.missing, verdict.invalid) == (status, missing, invalid)
+
+
+@pytest.mark.parametrize("writer", ("generator", *WRITERS))
+def test_typed_line_breaks_come_back_as_line_breaks(office_forms, writer):
+    """A line break typed inside an answer (Shift+Enter, not a new paragraph) is a line
+    break: Word, .doc, .odt and .rtf files say so. Only from a PDF may one typed exactly
+    where the next word would not have fitted read as a space."""
+    if writer == "generator":
+        data = typed_line_breaks(make_form("docx", LONG_VALUES)[2])
+        with zipfile.ZipFile(io.BytesIO(data)) as docx:
+            xml = docx.read("word/document.xml").decode()
+        assert xml.count("<w:br/>") >= LONG_VALUES["subject_address"].count("\n")
+        result = extract([Attachment("form.docx", "application/octet-stream", data,
+                                     len(data))], RULES)
+    else:
+        result = read(office_forms[("docx-breaks/long", writer)])
+    assert result.review_reason is None
+    expected = expected_fields(LONG_VALUES)
+    wrong = {key: (expected.get(key), result.fields.get(key))
+             for key in expected.keys() | result.fields.keys()
+             if not same_as_written(expected.get(key, ""), result.fields.get(key, ""),
+                                    wrapped=writer == "pdf")}
+    assert wrong == {}
 
 
 def random_values(rng: random.Random) -> dict[str, str]:
