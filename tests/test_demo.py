@@ -41,3 +41,14 @@ def test_demo_records_every_layout_and_replies_only_to_people(tmp_path, capsys):
     acks = [m for m in outgoing if str(m["Subject"]).endswith("Prevent referral received")]
     assert len(acks) == 9
     assert all(m["Auto-Submitted"] == "auto-replied" for m in acks)
+
+
+def test_demo_run_just_after_midnight_counts_every_sample_in_todays_digest(
+        tmp_path, capsys, monkeypatch):
+    # The samples arrive "earlier today": two minutes into the day they must not spill
+    # into yesterday, or the digest the demo prints undercounts (seen in CI at 00:0x).
+    monkeypatch.setenv("INTAKE_NOW", "2026-12-03T00:02:00+00:00")
+    assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "digest for 2026-12-03" in out
+    assert "Received: 9" in out

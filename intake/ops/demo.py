@@ -16,12 +16,14 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from ..domain.clock import utcnow
+from ..config.settings_types import DigestSettings
+from ..domain.clock import day_bounds, local_day, utcnow
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DEMO_TIMEZONE = DigestSettings.timezone  # the demo's settings leave [digest] timezone as default
 
 DEMO_SETTINGS = """\
 # Written by `intake demo`: the embedded default (a maildir and an outbox folder).
@@ -55,12 +57,19 @@ def prepare(directory: Path) -> Path:
     settings_path.write_text(DEMO_SETTINGS, encoding="utf-8")
     box = mailbox.Maildir(directory / "mailbox", create=True)
     samples = sorted(SAMPLES.glob("*.eml"))
-    start = utcnow() - timedelta(minutes=len(samples) * 7)
-    for number, sample in enumerate(samples):
+    for sample, received in zip(samples, _arrival_times(len(samples)), strict=True):
         key = box.add(mailbox.MaildirMessage(sample.read_bytes()))
-        received = (start + timedelta(minutes=number * 7)).timestamp()
         os.utime(Path(box._path) / "new" / key, (received, received))  # noqa: SLF001
     return settings_path
+
+
+def _arrival_times(count: int) -> list[float]:
+    """Sample arrival times, 7 minutes apart and all earlier today (the digest's local day):
+    run just after midnight, they close up so the digest still counts every one."""
+    now = utcnow()
+    midnight, _ = day_bounds(local_day(now, DEMO_TIMEZONE), DEMO_TIMEZONE)
+    step = min(timedelta(minutes=7), (now - midnight) / (count + 1))
+    return [(now - step * (count - number)).timestamp() for number in range(count)]
 
 
 def run_demo(directory: Path, main: Callable[[list[str]], int]) -> int:
@@ -85,7 +94,7 @@ def run_demo(directory: Path, main: Callable[[list[str]], int]) -> int:
     for path in sorted((directory / "outgoing").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         print(f"{path.name}\n    To: {message['To']}\n    Subject: {message['Subject']}")
-    today = datetime.now(UTC).date().isoformat()
+    today = local_day(utcnow(), DEMO_TIMEZONE).isoformat()
     print(f"\n== The Prevent manager's digest for {today} (dry run) ==")
     sys.stdout.flush()
     main([*config, "digest", "--date", today, "--dry-run"])
