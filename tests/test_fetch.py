@@ -11,6 +11,7 @@ import pytest
 
 from intake.config.settings_types import MailboxSettings
 from intake.domain.errors import LoginError, MailboxError, SettingsError
+from intake.mail import fetch
 from intake.mail.fetch import ImapMailbox
 
 
@@ -314,3 +315,58 @@ def test_idle_without_mail_returns_at_the_timeout(imap):
     started = time.monotonic()
     imap.wait_for_mail(timeout=0.5)
     assert 0.45 <= time.monotonic() - started < 3
+
+
+class Stopped(Exception):
+    """What the worker's SIGTERM handler raises wherever the worker is waiting."""
+
+
+def stop_while_waiting(client) -> None:
+    def waiting(timeout=None):
+        raise Stopped()
+    client.idle_check = waiting
+
+
+def stop_on_entering_idle(client) -> None:
+    idle = client.idle
+
+    def entered():
+        idle()  # IDLE sent and "+ idling" read: the server is waiting for DONE
+        raise Stopped()
+    client.idle = entered
+
+
+def stop_before_done(client) -> None:
+    stop_while_waiting(client)
+
+    def done():  # the signal came as idle_done was about to send DONE
+        raise Stopped()
+    client.idle_done = done
+
+
+@pytest.mark.parametrize("arm, logs_out", [
+    (stop_while_waiting, True), (stop_on_entering_idle, False), (stop_before_done, False),
+], ids=["waiting", "entering-idle", "before-done"])
+def test_a_stop_inside_idle_leaves_close_nothing_to_wait_for(dovecot, monkeypatch, arm,
+                                                             logs_out):
+    """GIVEN a worker stopped (SIGTERM) while its connection is in IDLE
+    WHEN it closes the mailbox
+    THEN it signs out at once when DONE was answered, and only shuts the connection
+    when the server still waits for DONE (it would take LOGOUT for a bad DONE and never
+    answer it: close waited the whole read timeout, and the worker outlived its stop)."""
+    monkeypatch.setattr(fetch, "IMAP_TIMEOUT", 8.0)
+    box = connected(dovecot.settings())
+    client = box.client
+    arm(client)
+    logout, calls = client.logout, []
+
+    def logging_out():
+        calls.append("logout")
+        return logout()
+    client.logout = logging_out
+    with pytest.raises(Stopped):
+        box.wait_for_mail(timeout=10)
+    started = time.monotonic()
+    box.close()
+    assert time.monotonic() - started < 4
+    assert calls == (["logout"] if logs_out else [])

@@ -89,6 +89,7 @@ class ImapMailbox:
         self._uidvalidity = 0
         self._permanent_flags: tuple[bytes, ...] = ()
         self._known_folders: set[str] = set()
+        self._idling = False  # IDLE sent and its DONE not yet answered
 
     # -- connection ----------------------------------------------------------
 
@@ -123,6 +124,7 @@ class ImapMailbox:
             raise
         self._client = client
         self._selected = None
+        self._idling = False
         log.info("mailbox %s: signed in as %s", self.where, s.username)
 
     def _login(self, client: IMAPClient) -> None:
@@ -157,10 +159,14 @@ class ImapMailbox:
             raise MailboxError(f"{self.where}: sign-in failed: {_describe(err)}") from err
 
     def close(self) -> None:
+        """Sign out. A connection left inside IDLE (a stop that came between IDLE and
+        its DONE) is only shut: the server would read LOGOUT as a bad DONE and never
+        answer it, and logout would wait out the read timeout (IMAP_TIMEOUT)."""
         client, self._client = self._client, None
         self._selected = None
+        idling, self._idling = self._idling, False
         if client is not None:
-            _quietly(client.logout)
+            _quietly(client.shutdown if idling else client.logout)
 
     @property
     def client(self) -> IMAPClient:
@@ -316,6 +322,7 @@ class ImapMailbox:
         what = f"{self.where}: IDLE on {self.settings.folder} failed"
         early_empty = 0  # idle_check returns [] at once, again and again, at EOF
         with _wrapped(what):
+            self._idling = True
             self.client.idle()
             try:
                 while (left := deadline - time.monotonic()) > 0:
@@ -329,7 +336,16 @@ class ImapMailbox:
                     if early_empty >= 3:
                         raise MailboxError(f"{what}: the connection was closed")
             finally:
-                _quietly(self.client.idle_done)
+                self._idle_done()
+
+    def _idle_done(self) -> None:
+        """DONE, and its answer read: the connection takes commands again. Any failure
+        leaves it marked as inside IDLE (close() then only shuts it)."""
+        try:
+            self.client.idle_done()
+        except (TimeoutError, imap_errors.IMAPClientError, OSError):
+            return
+        self._idling = False
 
 
 def _is_new_mail(response: tuple) -> bool:
