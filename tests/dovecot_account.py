@@ -8,12 +8,14 @@ code under test.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
 from servers import DovecotServer
 
 from intake.config.settings_types import MailboxSettings, Secret
@@ -176,10 +178,23 @@ class DovecotAccount:
         for path in directory.iterdir():
             if path.name == "dovecot-uidlist" or path.name.startswith("dovecot.index"):
                 path.unlink()
-        new = self.uidvalidity(folder)
+        new = self._rebuilt_uidvalidity(folder)
         if new == old:
             raise AssertionError(f"UIDVALIDITY of {folder} did not change")
         return new
+
+    def _rebuilt_uidvalidity(self, folder: str, tries: int = 10) -> int:
+        """The folder's UIDVALIDITY once Dovecot has rebuilt its index. While a session
+        that holds the folder open (a worker in IDLE) is rebuilding it too, STATUS may
+        answer NO "Mailbox was deleted under us" for a moment: ask again."""
+        for _ in range(tries - 1):
+            try:
+                return self.uidvalidity(folder)
+            except IMAPClientError as err:
+                if "deleted under us" not in str(err):
+                    raise
+            time.sleep(0.2)
+        return self.uidvalidity(folder)
 
 
 def _appenduid(response: bytes) -> int:
