@@ -21,7 +21,7 @@ import pytest
 from dovecot_account import DovecotAccount
 from servers import DovecotServer, free_port, make_certificate
 from smtp_server import SmtpServer
-from storefill import make_settings
+from support.settings import make_settings
 
 from intake.config.settings_types import Settings
 from intake.store.database import Store
@@ -111,7 +111,7 @@ def office_forms(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for a test of what reads the store (storefill.make_settings's defaults)."""
+    """Settings for a test of what reads the store (support.settings.make_settings defaults)."""
     return make_settings(tmp_path)
 
 

@@ -20,13 +20,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-from intake.domain.rules import load_rules
-
 if str(Path(__file__).resolve().parent) not in sys.path:  # imported as tests.forms
     sys.path.append(str(Path(__file__).resolve().parent))
 
 import forms_pdf  # noqa: E402
 from forms_docx import make_docx, make_docx_boxes, make_docx_lines  # noqa: E402
+from support import RULES  # noqa: E402
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -181,7 +180,7 @@ FIELD_NAMES = {
 
 def form_outline(older_labels: bool = False) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """[(section heading, [(key, printed label, validator), ...]), ...] in form order."""
-    rules = load_rules()
+    rules = RULES
     outline: list[tuple[str, list[tuple[str, str, str]]]] = []
     for section in rules.sections:
         questions = []

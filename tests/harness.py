@@ -7,16 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.settings import settings_text
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_settings(directory: Path, mailbox, smtp, *, extra: str = "",
                    mailbox_extra: str = "", smtp_extra: str = "") -> Path:
-    """A settings file for the worker: `mailbox` is a DovecotAccount, `smtp` an SmtpServer."""
+    """A settings file for the worker: `mailbox` is a DovecotAccount, `smtp` an SmtpServer;
+    the rest is the demo's (store, triage, digest), [parser] one worker, then `extra`."""
     secret = directory / "imap-password"
     secret.write_text(mailbox.password, encoding="utf-8")
-    text = f"""
-[mailbox]
+    mailbox_section = f"""
 host = "127.0.0.1"
 port = {mailbox.port}
 security = "none"
@@ -25,30 +27,16 @@ address = "prevent@lewisham.gov.uk"
 password_file = "{secret}"
 folder = "INBOX"
 poll_seconds = 1
-{mailbox_extra}
-
-[smtp]
+{mailbox_extra}"""
+    smtp_section = f"""
 host = "127.0.0.1"
 port = {smtp.port}
 security = "none"
 from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
 shadow_folder = "outgoing"
-{smtp_extra}
-
-[store]
-path = "intake.sqlite3"
-
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-
-[parser]
-timeout_seconds = 10
-workers = 1
-{extra}
-"""
+{smtp_extra}"""
+    text = settings_text(mailbox=mailbox_section, smtp=smtp_section,
+                         parser={"timeout_seconds": 10, "workers": 1}) + f"\n{extra}"
     path = directory / "settings.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -27,6 +27,7 @@ from dovecot_account import DovecotAccount
 from identity_provider import App, IdentityServer, LoopbackHttpClient
 from servers import HOST, DovecotServer, free_port
 from smtp_server import ReceivedMail, RecordingHandler
+from support.settings import settings_text
 
 from intake.config.settings_types import OAuth2Settings, Secret, SmtpSettings
 
@@ -202,17 +203,15 @@ def write_oauth_settings(directory: Path, oauth: OAuthApp, smtp: OAuthSmtpServer
     """A settings file signing in to both servers with OAuth2 through `[oauth2] token_url`
     (a subprocess cannot be handed msal's http_client). The secret comes from the
     environment variable the `oauth_app` fixture set."""
-    text = f"""
-[mailbox]
+    mailbox = f"""
 host = "{oauth.account.host}"
 port = {oauth.account.port}
 security = "none"
 auth = "oauth2"
 username = "{oauth.account.user}"
 folder = "INBOX"
-poll_seconds = 1
-
-[smtp]
+poll_seconds = 1"""
+    smtp_section = f"""
 host = "{smtp.host}"
 port = {smtp.port}
 security = "none"
@@ -221,26 +220,15 @@ username = "{oauth.account.user}"
 from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
 mode = "{smtp_mode}"
 shadow_folder = "outgoing"
-
-[oauth2]
+"""
+    oauth2 = f"""
 tenant_id = "{oauth.app.tenant_id}"
 client_id = "{oauth.app.client_id}"
 client_secret_env = "{oauth.secret_env}"
 token_url = "{oauth.identity.token_url(oauth.app)}"
-
-[store]
-path = "intake.sqlite3"
-
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-
-[parser]
-timeout_seconds = 10
-workers = 1
 """
+    text = settings_text(mailbox=mailbox, smtp=smtp_section, oauth2=oauth2,
+                         parser={"timeout_seconds": 10, "workers": 1})
     path = directory / "settings.toml"
     path.write_text(text, encoding="utf-8")
     return path

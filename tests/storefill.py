@@ -10,16 +10,8 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from intake.config.settings_types import (
-    DigestSettings,
-    MailboxSettings,
-    ReminderSettings,
-    Settings,
-    SmtpSettings,
-)
 from intake.domain.clock import iso, parse_iso
 from intake.store.database import Store
 
@@ -37,23 +29,6 @@ FIELDS: dict[str, str] = {
     "referrer_phone": "020 8000 0000",
     "referrer_email": "s.teacher@hillyfields.example.org",
 }
-
-
-def make_settings(tmp_path: Path, *, timezone: str = "Europe/London", at: str = "08:00",
-                  reminders_max: int = 3) -> Settings:
-    return Settings(
-        path=tmp_path / "settings.toml",
-        mailbox=MailboxSettings(host="imap.example.org", username="prevent@lewisham.gov.uk",
-                                address="prevent@lewisham.gov.uk"),
-        smtp=SmtpSettings(host="smtp.example.org",
-                          sender="Lewisham Prevent <prevent@lewisham.gov.uk>", mode="shadow",
-                          shadow_folder=tmp_path / "shadow"),
-        store_path=tmp_path / "intake.sqlite3",
-        alert_to=("mashagency@lewisham.gov.uk",),
-        digest=DigestSettings(to=("prevent.manager@lewisham.gov.uk",), at=at,
-                              timezone=timezone),
-        reminders=ReminderSettings(max=reminders_max),
-    )
 
 
 def _when(value: datetime | str) -> str:

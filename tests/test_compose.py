@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.settings import SENDER
 
-from intake.config.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
+from intake.config.settings_types import Settings
 from intake.domain.records import LOOP_HEADER
 from intake.mail.compose import Composer
 
-SENDER = "Lewisham Prevent <prevent@lewisham.gov.uk>"
 REFERRAL_ID = "<referral-1@school.example.org>"
 
 # Distinctive personal values a reply must never carry.
@@ -37,17 +36,6 @@ FINDINGS = [
     {"rule": "recipients", "field": "preventreferrals@met.pnn.police.uk",
      "label": "preventreferrals@met.pnn.police.uk", "message": "Address it to the police."},
 ]
-
-
-def make_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        path=tmp_path / "settings.toml",
-        mailbox=MailboxSettings(),
-        smtp=SmtpSettings(host="127.0.0.1", security="none", sender=SENDER),
-        store_path=tmp_path / "intake.sqlite3",
-        alert_to=("mashagency@lewisham.gov.uk",),
-        digest=DigestSettings(to=("manager@lewisham.gov.uk",)),
-    )
 
 
 def make_intake(**overrides: Any) -> dict[str, Any]:
@@ -86,8 +74,8 @@ class GuardedIntake(dict):
 
 
 @pytest.fixture
-def composer(tmp_path: Path) -> Composer:
-    return Composer(make_settings(tmp_path))
+def composer(settings: Settings) -> Composer:
+    return Composer(settings)
 
 
 def text_of(msg: EmailMessage) -> str:

@@ -16,17 +16,16 @@ from typing import Any
 import pytest
 from forms import SAMPLE_VALUES
 from mail import bounce_email, raw_email, referral_email
+from support import RULES
 
 from intake.domain.check_stage import check_message
 from intake.domain.decide import Context, Decision, Delivery, Known, decide
 from intake.domain.models import Extraction, RawMessage
 from intake.domain.records import Kind
-from intake.domain.rules import load_rules
 from intake.domain.sender_auth import FAIL, NONE, PASS
 from intake.mail.parse import parse
 from intake.runtime.pipeline import content_hash
 
-RULES = load_rules()
 MAILBOX = "prevent@lewisham.gov.uk"
 OWN = (MAILBOX,)
 RECEIVED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ import socket
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from storefill import add_intake, make_settings
+from storefill import add_intake
+from support.settings import make_settings
 
 from intake.config.settings_types import Settings
 from intake.jobs.digest import (

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from storefill import FIELDS, add_intake
+from support import RULES
 from test_operator_cli import SETTINGS
 
 from intake.cli import main
-from intake.domain.rules import load_rules
 from intake.store.database import Store
 
 
@@ -43,7 +43,7 @@ def test_wide_csv_has_a_column_per_form_field_in_the_forms_order(config, capsys)
     assert main(["--config", str(config), "export", "--format", "csv", "--wide"]) == 0
     text = capsys.readouterr().out
     header = next(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-    form_order = [rule.key for rule in load_rules().fields]
+    form_order = [rule.key for rule in RULES.fields]
     assert "fields" not in header
     assert header[header.index("reference")] == "reference"
     fields_part = header[-(len(form_order) + 1):]

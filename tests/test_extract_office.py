@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 from forms import SAMPLE_VALUES, expected_fields, make_form
 from office import convert
+from support import RULES
 
-from intake.domain.rules import load_rules
 from intake.extract import office
 from intake.extract.docx_form import read_docx
 from intake.extract.labels import LabelMatcher
-
-RULES = load_rules()
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import forms_pdf  # noqa: E402
 from forms import form_outline, same_as_written  # noqa: E402
+from support import RULES  # noqa: E402
 
 from intake.domain.models import Attachment  # noqa: E402
-from intake.domain.rules import load_rules  # noqa: E402
 from intake.extract import extract  # noqa: E402
 
-RULES = load_rules()
 OUTLINE = form_outline()
 VALIDATORS = {key: validator for _h, questions in OUTLINE for key, _l, validator in questions}
 # Words no label or heading is made of (so an answer never reads as a question).

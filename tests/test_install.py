@@ -13,33 +13,13 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from support.settings import settings_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "intake" / "samples" / "01-word-form-urgent.eml"
 
-SETTINGS = """
-[mailbox]
-kind = "maildir"
-path = "mail"
-address = "prevent@lewisham.gov.uk"
-
-[smtp]
-mode = "outbox"
-from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
-shadow_folder = "outgoing"
-
-[store]
-path = "data/intake.sqlite3"
-
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-
-[parser]
-workers = 1
-"""
+SETTINGS = settings_text(mailbox={"path": "mail"}, store={"path": "data/intake.sqlite3"},
+                         parser={"workers": 1})  # the demo's, in folders of its own
 
 
 @pytest.fixture(scope="module")

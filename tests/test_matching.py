@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.settings import settings_text
 
 from intake.domain.check import parse_date
 from intake.domain.errors import SettingsError
@@ -125,23 +126,8 @@ def test_a_broken_matching_rules_file_stops_the_worker_before_it_takes_mail(tmp_
                                          'compare = { subject_dob = "fuzzy" }\n')
     (tmp_path / "mail" / "new").mkdir(parents=True)
     config = tmp_path / "settings.toml"
-    config.write_text(f"""
-[mailbox]
-kind = "maildir"
-path = "mail"
-[smtp]
-mode = "outbox"
-from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
-shadow_folder = "out"
-[store]
-path = "intake.sqlite3"
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-[rules]
-path = "{rules}"
-""")
+    config.write_text(settings_text(mailbox={"path": "mail", "address": None},
+                                    smtp={"shadow_folder": "out"}, rules={"path": str(rules)}))
     assert main(["--config", str(config), "run", "--once"]) == 2
     assert "[rules] matching.toml x: subject_dob: unknown comparison 'fuzzy'" in (
         capsys.readouterr().err)

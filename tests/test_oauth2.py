@@ -160,7 +160,8 @@ def test_each_bad_oauth2_key_is_one_line_and_exit_2(tmp_path, oauth_app, oauth_s
 
     config = _write(tmp_path, oauth_app, oauth_smtp)
     text = config.read_text()
-    oauth2 = text[text.index("[oauth2]"):text.index("[store]")]
+    start = text.index("[oauth2]")
+    oauth2 = text[start:text.find("\n[", start) + 1 or len(text)]  # to the next section
     config.write_text(text.replace(oauth2, """[oauth2]
 tenant_id = "common"
 client_id = "Secret ID pasted here"

@@ -23,14 +23,13 @@ from forms import (
 )
 from forms_docx import typed_line_breaks
 from mail import referral_email
+from support import RULES
 
 from intake.domain.check import check
 from intake.domain.models import Attachment, Extraction
-from intake.domain.rules import load_rules
 from intake.extract import extract
 from intake.mail.parse import parse
 
-RULES = load_rules()
 WRITERS = ("pdf", "docx", "doc", "odt", "rtf")
 RECEIVED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 SOURCE = {"pdf": "pdf-text", "docx": "docx", "doc": "doc", "odt": "odt", "rtf": "rtf"}

@@ -13,12 +13,11 @@ import pdfplumber
 import pytest
 from forms import expected_fields, form_outline, same_as_written
 from forms_docx import make_docx, make_docx_boxes, split_over_page
+from support import RULES
 
-from intake.domain.rules import load_rules
 from intake.extract.labels import LabelMatcher
 from intake.extract.pdf_text import group_lines, read_text_pdf
 
-RULES = load_rules()
 NAME = "Mary-Kate O'Brien-Ashworth Seán-Patrick D'Arcy-Jones Catford Rushey well-being"
 # (layout, questions, answers, lines of the first row on the first page)
 CASES: dict[str, tuple[str, tuple[str, ...], dict[str, str], int]] = {

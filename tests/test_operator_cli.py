@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from storefill import add_intake
+from support.settings import settings_text
 
 from intake.cli import main
 from intake.cli import operator as cli_ops  # noqa: N813
@@ -19,25 +20,9 @@ from intake.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SETTINGS = """
-[mailbox]
-kind = "maildir"
-path = "mail"
-
-[smtp]
-mode = "outbox"
-from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
-shadow_folder = "outgoing"
-
-[store]
-path = "var/intake.sqlite3"
-
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-"""
+# The demo's settings, with no address of its own and the store in var/.
+SETTINGS = settings_text(mailbox={"path": "mail", "address": None},
+                         store={"path": "var/intake.sqlite3"})
 
 
 @pytest.fixture

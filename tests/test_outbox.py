@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from smtp_server import SmtpServer
+from support.settings import MASH, make_settings
 
-from intake.config.settings_types import DigestSettings, MailboxSettings, Settings, SmtpSettings
+from intake.config.settings_types import Settings
 from intake.domain.clock import iso, parse_iso
 from intake.domain.errors import SendError
 from intake.jobs.digest import digest_for_day, render_digest
@@ -26,16 +27,6 @@ from intake.store.database import Store
 pytestmark = pytest.mark.servers
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-def make_settings(tmp_path: Path, smtp: SmtpSettings, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        path=tmp_path / "settings.toml", mailbox=MailboxSettings(), smtp=smtp,
-        store_path=tmp_path / "intake.sqlite3", alert_to=("mash@example.org",),
-        digest=DigestSettings(to=("manager@example.org",)),
-    )
-    values.update(overrides)
-    return Settings(**values)
 
 
 def add_intake(store: Store, number: int, reply_to: str | None, *, status: str = "incomplete",
@@ -390,11 +381,11 @@ def test_automatic_replies_to_anyone_stop_at_the_hourly_cap_and_the_mash_is_told
     report = deliver_due(store, sender, settings, T0 + timedelta(minutes=1))
     assert report.sent == acks[:3] and report.deferred == acks[3:]
     again = deliver_due(store, sender, settings, T0 + timedelta(minutes=2))
-    alerts = [m for m in smtp_server.received if m.rcpt_tos == ("mash@example.org",)]
+    alerts = [m for m in smtp_server.received if m.rcpt_tos == (MASH,)]
     assert len(alerts) == 1 and again.sent and again.sent[0] not in acks
     assert b"automatic replies paused" in alerts[0].content
     assert deliver_due(store, sender, settings, T0 + timedelta(minutes=30)).sent == []
     later = deliver_due(store, sender, settings, T0 + timedelta(minutes=62))
     assert later.sent == acks[3:]
-    assert len([m for m in smtp_server.received if m.rcpt_tos == ("mash@example.org",)]) == 1
+    assert len([m for m in smtp_server.received if m.rcpt_tos == (MASH,)]) == 1
     store.close()

@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.settings import make_settings
 
-from intake.config.settings_types import (
-    DigestSettings,
-    MailboxSettings,
-    ReminderSettings,
-    Settings,
-    SmtpSettings,
-)
+from intake.config.settings_types import ReminderSettings
 from intake.jobs.reminders import queue_due_reminders
 from intake.mail.compose import Composer
 from intake.mail.outbox import deliver_due
@@ -30,17 +24,6 @@ FINDING = {"rule": "required", "field": "subject_dob", "label": "Date of Birth (
 
 def hours(n: float) -> datetime:
     return T0 + timedelta(hours=n)
-
-
-def make_settings(tmp_path: Path, smtp: SmtpSettings | None = None) -> Settings:
-    return Settings(
-        path=tmp_path / "settings.toml", mailbox=MailboxSettings(),
-        smtp=smtp or SmtpSettings(host="127.0.0.1", security="none",
-                                  sender="Lewisham Prevent <prevent@example.org>"),
-        store_path=tmp_path / "intake.sqlite3", alert_to=("mash@example.org",),
-        digest=DigestSettings(), reminders=ReminderSettings(24, 24, 3),
-    )
-
 
 
 def add_intake(store: Store, number: int, *, status: str = "incomplete",

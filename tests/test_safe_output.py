@@ -21,12 +21,12 @@ import pytest
 from forms import SAMPLE_VALUES, make_form
 from harness import ROOT
 from mail import referral_email
+from support.settings import settings_text
 
 from intake.cli import main
 from intake.config.logsetup import SafeRecords
 from intake.domain.safe_text import clean, csv_safe, visible
 from intake.mail.parse import parse
-from intake.ops.demo import DEMO_SETTINGS
 
 HIDDEN_LINK = "\x1b]8;;https://evil.example/\x07click here\x1b]8;;\x07"
 SCREEN_CLEAR = "\x1b[2J\x1b[H"
@@ -78,7 +78,7 @@ def test_headers_lose_c1_and_bidi_controls():
 class Service:
     def __init__(self, directory: Path):
         self.config = directory / "settings.toml"
-        self.config.write_text(DEMO_SETTINGS + "\n[parser]\nworkers = 1\n", encoding="utf-8")
+        self.config.write_text(settings_text(parser={"workers": 1}), encoding="utf-8")
         self.box = mailbox.Maildir(directory / "mailbox", create=True)
         self.directory = directory
 
@@ -194,12 +194,10 @@ class EchoingSmtp:
 def test_a_password_the_smtp_server_echoes_never_reaches_runs_log(tmp_path):
     server = EchoingSmtp()
     try:
-        settings = DEMO_SETTINGS.replace('mode = "outbox"', f'''mode = "send"
-host = "127.0.0.1"
-port = {server.port}
-security = "none"
-username = "prevent@lewisham.gov.uk"
-password_env = "TEST_SMTP_PASSWORD"''') + "\n[parser]\nworkers = 1\n"
+        settings = settings_text(smtp={
+            "mode": "send", "host": "127.0.0.1", "port": server.port, "security": "none",
+            "username": "prevent@lewisham.gov.uk", "password_env": "TEST_SMTP_PASSWORD",
+        }, parser={"workers": 1})
         config = tmp_path / "settings.toml"
         config.write_text(settings, encoding="utf-8")
         box = mailbox.Maildir(tmp_path / "mailbox", create=True)
@@ -248,29 +246,14 @@ def test_a_password_the_imap_server_echoes_never_reaches_runs_log(tmp_path):
     secret = tmp_path / "imap-password"
     secret.write_text("Tr0ub4dor&3x", encoding="utf-8")
     config = tmp_path / "settings.toml"
-    config.write_text(f"""
-[mailbox]
+    config.write_text(settings_text(mailbox=f"""
 host = "127.0.0.1"
 port = {server.port}
 security = "none"
 username = "prevent@lewisham.gov.uk"
 password_file = "{secret}"
 folder = "INBOX"
-
-[smtp]
-mode = "outbox"
-from = "Lewisham Prevent <prevent@lewisham.gov.uk>"
-shadow_folder = "outgoing"
-
-[store]
-path = "intake.sqlite3"
-
-[triage]
-alert_to = ["mashagency@lewisham.gov.uk"]
-
-[digest]
-to = ["prevent.manager@lewisham.gov.uk"]
-""", encoding="utf-8")
+"""), encoding="utf-8")
     try:
         done = subprocess.run(
             [sys.executable, "-m", "intake", "--config", str(config), "run", "--once"],
@@ -285,9 +268,8 @@ to = ["prevent.manager@lewisham.gov.uk"]
 
 def test_store_and_outgoing_folders_are_private_and_export_output_is_0600(tmp_path, capsys):
     service = Service(tmp_path)
-    settings = DEMO_SETTINGS.replace('path = "intake.sqlite3"', 'path = "store/intake.sqlite3"')
-    service.config.write_text(settings.replace('shadow_folder = "outgoing"',
-                                               'shadow_folder = "var/outgoing"'))
+    service.config.write_text(settings_text(store={"path": "store/intake.sqlite3"},
+                                            smtp={"shadow_folder": "var/outgoing"}))
     service.box.add(mailbox.MaildirMessage(referral_email([make_form("docx", SAMPLE_VALUES)])))
     old = os.umask(0o022)
     try:

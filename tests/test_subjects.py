@@ -8,7 +8,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from storefill import make_settings
+from support.settings import make_settings
 
 from intake.config.paths import project_dir
 from intake.config.preflight import _samples, template_problems

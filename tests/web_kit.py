@@ -23,7 +23,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from oidc_provider import OidcClient, OidcServer
-from storefill import make_settings
+from support.settings import make_settings
 
 from intake.config.settings_types import Secret, Settings, WebSettings
 from intake.domain.clock import iso, utcnow
