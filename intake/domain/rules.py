@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..config.paths import project_dir
+from .alerts import DEFAULT_ACTIONS, HOLDABLE, AlertAction, AlertRules, BurstRule, Trigger
 from .errors import SettingsError
 
 VALIDATORS = ("text", "date-of-birth", "date", "email", "yes-no")
@@ -66,6 +68,7 @@ class Rules:
     min_image_bytes: int
     machine_headers: tuple[HeaderRule, ...]
     machine_senders: tuple[re.Pattern[str], ...]
+    alerts: AlertRules = field(default_factory=AlertRules)  # alerts.toml
 
     def field(self, key: str) -> FieldRule:
         for rule in self.fields:
@@ -98,6 +101,7 @@ def load_rules(directory: Path | None = None) -> Rules:
     referral = _read(directory, "referral.toml")
     machine = _read(directory, "machine.toml")
     problems: list[str] = []
+    alerts = _alert_rules(directory, problems)
 
     sections = tuple(
         SectionRule(key, spec["title"], tuple(spec.get("aliases", ())))
@@ -167,4 +171,53 @@ def load_rules(directory: Path | None = None) -> Rules:
         min_image_bytes=int(referral.get("min_image_bytes", 20000)),
         machine_headers=tuple(headers),
         machine_senders=tuple(senders),
+        alerts=alerts,
     )
+
+
+def load_alert_rules(directory: Path | None = None) -> AlertRules:
+    """rules/alerts.toml alone (the shipped defaults when the file is not there)."""
+    problems: list[str] = []
+    alerts = _alert_rules(directory or project_dir("rules"), problems)
+    if problems:
+        raise SettingsError(problems)
+    return alerts
+
+
+def _alert_rules(directory: Path, problems: list[str]) -> AlertRules:
+    """alerts.toml: [triggers] (trigger -> alert | hold | none) and [manual_review_burst].
+    A rules folder without the file, or a trigger left out, keeps the shipped defaults."""
+    if not (directory / "alerts.toml").exists():
+        return AlertRules()
+    spec = _read(directory, "alerts.toml")
+    actions = dict(DEFAULT_ACTIONS)
+    triggers: Any = spec.get("triggers", {})
+    if not isinstance(triggers, dict):
+        problems.append("[rules] alerts.toml triggers: must be a table of trigger = action")
+        triggers = {}
+    known, choices = ", ".join(Trigger), ", ".join(AlertAction)
+    for name, value in triggers.items():
+        if name not in {t.value for t in Trigger}:
+            problems.append(f"[rules] alerts.toml triggers: unknown trigger {name!r} "
+                            f"(known: {known})")
+            continue
+        trigger = Trigger(name)
+        if value not in {a.value for a in AlertAction}:
+            problems.append(f"[rules] alerts.toml triggers.{name}: unknown action {value!r} "
+                            f"(use {choices})")
+        elif value == AlertAction.HOLD and trigger not in HOLDABLE:
+            problems.append(f"[rules] alerts.toml triggers.{name}: only "
+                            f"{', '.join(sorted(HOLDABLE))} can be held for a burst")
+        else:
+            actions[trigger] = AlertAction(value)
+    burst_spec = spec.get("manual_review_burst", {})
+    try:
+        burst = BurstRule(int(burst_spec.get("threshold", 5)),
+                          float(burst_spec.get("minutes", 10)))
+    except (AttributeError, TypeError, ValueError) as err:
+        problems.append(f"[rules] alerts.toml manual_review_burst: {err}")
+        return AlertRules(actions)
+    if burst.threshold < 1 or burst.minutes <= 0:
+        problems.append("[rules] alerts.toml manual_review_burst: threshold must be 1 or more "
+                        "and minutes more than 0")
+    return AlertRules(actions, burst)

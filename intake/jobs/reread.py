@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from ..config.settings_types import Settings
+from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.check import check
 from ..domain.clock import day_bounds, iso, parse_iso
 from ..domain.models import Extraction, ParsedEmail, RawMessage
@@ -31,6 +32,7 @@ from ..mail.outbox import queue
 from ..mail.parse import parse
 from ..runtime.pipeline import cut_short, damaged_referral
 from ..store.database import Store
+from ..store.followup import queue_alert, state
 
 VERDICT_KEYS = ("status", "missing", "invalid", "cc_missing")
 SHOWN_FIELDS = 4  # field names listed on a line; the rest counted
@@ -184,11 +186,9 @@ def _reread_one(store: Store, settings: Settings, rules: Rules, pool: ParserPool
         elif verdict_changed:
             store.audit("not-answered", intake_id=intake["id"], at=now,
                         reason=intake.get("machine_reason") or "no-reply-address")
-        newly_for_review = (verdict.status == "manual_review"
-                            and intake.get("status") != "manual_review")
-        if (priority == "urgent" and not was_urgent) or newly_for_review:
-            queue(store, composer.alert(updated), kind="alert", intake_id=intake["id"], now=now)
-            queued.append("alert")
+        planned = alerts_for(AlertFacts(State(verdict.status, priority), before=state(intake)),
+                             rules.alerts)
+        queued += queue_alert(store, composer, planned, updated, now)
     return Reread(reference, result.before, result.after, changed, tuple(queued))
 
 

@@ -16,13 +16,14 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
 from ..domain.models import RawMessage
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
-from ..store.followup import follow_up, with_earlier
+from ..store.followup import follow_up, queue_alert, with_earlier
 from ..store.record import _attach, _correction, first_message_columns
 from ..store.rows import update_intake
 
@@ -109,7 +110,8 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
     audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}
     store.audit("retried", **audit, previous="error", status=verdict.status,
                 priority=verdict.priority, review_reason=extraction.review_reason)
-    followup = follow_up(store, updated, composer, now)  # links and screening clock
+    followup = follow_up(store, updated, composer, now,  # links and screening clock
+                         alerts=ctx.rules.alerts)
     queued = []
     if decision.reply_to:
         queue(store, composer.acknowledgement(updated), kind="ack", intake_id=intake["id"],
@@ -117,10 +119,10 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
         queued.append("ack")
     alerted = store.query("SELECT 1 FROM outbox WHERE intake_id = ? AND kind = 'alert'",
                           (intake["id"],))
-    # The first alert (if it could be written) said "manual review": say "urgent" now.
-    if (verdict.priority == "urgent" or (verdict.status == "manual_review" and not alerted)
-            or followup.raised):
-        queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
-              intake_id=intake["id"], now=now)
-        queued.append("alert")
+    # Its first alert (if it could be written) said "manual review": a retry says
+    # "urgent" now, or "manual review" if that one could not be written; never held.
+    planned = alerts_for(AlertFacts(State(verdict.status, verdict.priority),
+                                    raised=followup.raised, review_alerted=bool(alerted)),
+                         ctx.rules.alerts)
+    queued += queue_alert(store, composer, planned, with_earlier(updated, followup), now)
     return f"{verdict.status}" + (f" queued {','.join(queued)}" if queued else "")

@@ -1,47 +1,24 @@
 """A burst of manual-review alerts becomes one alert listing the references.
 
-The rule is data (rules/alerts.toml): more than `threshold` manual-review
-alerts within `minutes`, and the next ones wait in `alert_batch`; they go
-together as one alert, at most once every `minutes`. Urgent alerts are never
-held: record.py queues them at once.
+The rule is data (rules/alerts.toml, loaded in domain/rules.py): more than
+`threshold` manual-review alerts within `minutes`, and the next ones wait in
+`alert_batch`; they go together as one alert, at most once every `minutes`.
+Only a `hold` trigger's alert is ever held (domain/alerts.py): urgent alerts
+go at once.
 """
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from ..config.paths import project_dir
+from ..domain.alerts import BurstRule
 from ..domain.clock import iso
-from ..domain.errors import SettingsError
 from ..store.database import Store
 from .compose import Composer
 from .outbox import queue
 
 BATCH_KIND = "alert"  # an alert like any other: never rate-limited, never answered
-
-
-@dataclass(frozen=True)
-class BurstRule:
-    threshold: int = 5
-    minutes: float = 10.0
-
-
-def load_burst_rule(rules_dir: Path | None) -> BurstRule:
-    path = (rules_dir or project_dir("rules")) / "alerts.toml"
-    if not path.exists():
-        return BurstRule()
-    try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8")).get("manual_review_burst", {})
-        rule = BurstRule(int(spec.get("threshold", 5)), float(spec.get("minutes", 10)))
-    except (OSError, tomllib.TOMLDecodeError, TypeError, ValueError) as err:
-        raise SettingsError([f"[rules] alerts.toml: {err}"]) from err
-    if rule.threshold < 1 or rule.minutes <= 0:
-        raise SettingsError(["[rules] alerts.toml manual_review_burst: threshold must be 1 or "
-                             "more and minutes more than 0"])
-    return rule
+__all__ = ["BurstRule", "flush_review_alerts", "hold_review_alert"]
 
 
 def hold_review_alert(store: Store, rule: BurstRule, intake_id: int, now: datetime) -> bool:

@@ -13,14 +13,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ..config.settings_types import Settings
+from ..domain.alerts import AlertFacts, alerts_for
 from ..domain.check import check
 from ..domain.clock import parse_iso
 from ..domain.models import Extraction, ParsedEmail
 from ..domain.rules import load_rules
 from ..mail.compose import Composer
-from ..mail.outbox import queue
 from ..store.answers import ACCEPTED, keep_version, waiting_proposals
 from ..store.database import Store
+from ..store.followup import queue_alert, state
 from ..store.record import verdict_columns
 
 
@@ -71,9 +72,9 @@ def accept(store: Store, settings: Settings, reference: str, by: str,
         store.audit("accepted", intake_id=intake["id"], at=now, by=by,
                     proposals=[p["id"] for p in proposals], fields_replaced=keys,
                     previous_status=intake.get("status"), status=verdict.status)
-        if verdict.priority == "urgent" and not was_urgent:
-            updated = store.intake_by_id(intake["id"]) or {}
-            queue(store, composer.alert(updated), kind="alert", intake_id=intake["id"], now=now)
+        updated = store.intake_by_id(intake["id"]) or {}
+        planned = alerts_for(AlertFacts(state(updated), before=state(intake)), rules.alerts)
+        queue_alert(store, composer, planned, updated, now)
     return intake["reference"], verdict.status, keys
 
 

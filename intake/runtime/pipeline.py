@@ -17,21 +17,22 @@ from datetime import datetime
 from typing import Any
 
 from ..config.settings_types import Settings
+from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.check_stage import check_message
 from ..domain.classify import behind_secure_link, says_referral
 from ..domain.decide import Context, Delivery, decide
 from ..domain.errors import StoreError
 from ..domain.models import Extraction, ParsedEmail, RawMessage
+from ..domain.records import Status
 from ..domain.rules import Rules
 from ..domain.safe_text import clean_fields
 from ..domain.sender_auth import sender_auth
 from ..extract import ParserPool
-from ..mail.bursts import load_burst_rule
 from ..mail.compose import Composer
-from ..mail.outbox import queue
 from ..mail.parse import parse
 from ..mail.parse_apart import APART_BYTES, parse_apart
 from ..store.database import Store
+from ..store.followup import queue_alert
 from ..store.lookup import Deliveries, known_about
 from ..store.record import Recorded, record
 from ..store.rows import insert_intake, insert_message
@@ -47,7 +48,7 @@ class Pipeline:
         self.rules = rules
         self.pool = pool
         self.composer = composer
-        self.burst_rule = load_burst_rule(settings.rules_dir)
+        self.burst_rule = rules.alerts.burst  # rules/alerts.toml
         sender = settings.smtp.sender
         own = {settings.mailbox.address, sender.rsplit("<", 1)[-1].rstrip(">").strip().lower()}
         self.own_addresses = tuple(a for a in own if a)
@@ -175,9 +176,11 @@ class Pipeline:
             intake_id, reference = intake["id"], intake["reference"]
             store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
                         error=type(err).__name__)
-            try:  # every manual-review intake alerts the MASH, if the alert can be written
-                queue(store, self.composer.alert(intake), kind="alert", intake_id=intake_id,
-                      now=now)
+            # A manual-review intake: alerted as rules/alerts.toml say (never held in a
+            # burst), if the alert can be written.
+            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW)), self.rules.alerts)
+            try:
+                queue_alert(store, self.composer, planned, intake, now)
             except Exception as alert_err:  # the failure may be the composer's own
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..domain.alerts import AlertAction, AlertFacts, AlertRules, Alerts, State, alerts_for
 from ..domain.matching import load_match_rules
 from ..domain.records import Kind
+from ..mail.bursts import BurstRule, hold_review_alert
 from ..mail.compose import Composer
 from ..mail.outbox import queue
 from . import links, screening_clock
@@ -29,17 +31,18 @@ class Followup:
 
 
 def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
-              now: datetime) -> Followup:
+              now: datetime, *, alerts: AlertRules) -> Followup:
     """Call inside the recording transaction, after the intake row is written.
 
     Alerts the MASH about any *other* intake this one newly raises (a correction of an
-    earlier referral that now matches a later one); the caller alerts about this one."""
+    earlier referral that now matches a later one), as `alerts` say; the caller alerts
+    about this one."""
     settings = composer.settings
     rules = load_match_rules(settings.rules_dir)
     changes = links.relink(store, intake["id"], rules, now)
     screening_clock.set_deadline(store, intake, settings, now)
     earlier = tuple(links.earlier_for_alert(store, intake["id"]))
-    others = [queue_raised_alert(store, composer, other_id, now)
+    others = [queue_raised_alert(store, composer, other_id, now, alerts)
               for other_id in sorted(changes.newly_raised - {intake["id"]})]
     return Followup(intake["id"] in changes.newly_raised, earlier,
                     tuple(ref for ref in others if ref))
@@ -50,11 +53,34 @@ def with_earlier(intake: dict[str, Any], followup: Followup) -> dict[str, Any]:
     return {**intake, "earlier_referrals": list(followup.earlier_referrals)}
 
 
+def state(intake: dict[str, Any]) -> State:
+    """What the alert policy reads of a stored intake."""
+    return State(str(intake.get("status") or ""), str(intake.get("priority") or ""))
+
+
+def queue_alert(store: Store, composer: Composer, planned: Alerts, intake: dict[str, Any],
+                now: datetime, burst_rule: BurstRule | None = None) -> list[str]:
+    """Queue the intake's alert as `alerts_for` planned it; what was queued ("alert", or
+    "alert-batched": held to go with the others of a burst, in one). A `hold` goes at once
+    without a burst rule."""
+    if planned.alert is AlertAction.NONE:
+        return []
+    if (planned.alert is AlertAction.HOLD and burst_rule is not None
+            and hold_review_alert(store, burst_rule, intake["id"], now)):
+        return ["alert-batched"]
+    queue(store, composer.alert(intake), kind=Kind.ALERT, intake_id=intake["id"], now=now)
+    return ["alert"]
+
+
 def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
-                       now: datetime) -> str | None:
-    """Alert the MASH that an open intake is about someone referred before; its reference."""
+                       now: datetime, alerts: AlertRules) -> str | None:
+    """Alert the MASH that an open intake is about someone referred before, when the rules
+    say so; its reference."""
     intake = store.intake_by_id(intake_id)
     if intake is None or intake.get("closed_at"):
+        return None
+    facts = AlertFacts(state(intake), before=state(intake), raised=True)
+    if alerts_for(facts, alerts).alert is AlertAction.NONE:
         return None
     earlier = links.earlier_for_alert(store, intake_id)
     queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind=Kind.ALERT,

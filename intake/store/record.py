@@ -11,15 +11,15 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ..domain.alerts import AlertFacts, BurstRule, State, alerts_for
 from ..domain.decide import Context, Decision, folder_position
 from ..domain.models import Extraction, Verdict
 from ..domain.records import KEEPS_RAW, Outcome
-from ..mail.bursts import BurstRule, hold_review_alert
 from ..mail.compose import Composer
 from ..mail.outbox import queue
 from .answers import keep_version, propose
 from .database import Store
-from .followup import follow_up, with_earlier
+from .followup import follow_up, queue_alert, state, with_earlier
 from .rows import insert_intake, insert_message, update_intake
 
 
@@ -129,24 +129,17 @@ def _new_intake(store: Store, ctx: Context, decision: Decision, composer: Compos
     store.audit("checked", **audit, status=verdict.status, missing=list(verdict.missing),
                 invalid=list(verdict.invalid), cc_missing=list(verdict.cc_missing),
                 priority=verdict.priority, age_band=verdict.age_band)
-    followup = follow_up(store, intake, composer, now)
+    followup = follow_up(store, intake, composer, now, alerts=ctx.rules.alerts)
     queued = []
     if decision.reply_to:
         queue(store, composer.acknowledgement(intake), kind="ack", intake_id=intake_id, now=now)
         queued.append("ack")
     else:
         store.audit("not-answered", **audit, reason=decision.machine_reason or "no-reply-address")
-    if verdict.priority == "urgent" or followup.raised:
-        queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
-              intake_id=intake_id, now=now)
-        queued.append("alert")
-    elif verdict.status == "manual_review":
-        if burst_rule is not None and hold_review_alert(store, burst_rule, intake_id, now):
-            queued.append("alert-batched")  # goes with the others of the burst, in one
-        else:
-            queue(store, composer.alert(with_earlier(intake, followup)), kind="alert",
-                  intake_id=intake_id, now=now)
-            queued.append("alert")
+    planned = alerts_for(AlertFacts(State(verdict.status, verdict.priority),
+                                    raised=followup.raised), ctx.rules.alerts)
+    queued += queue_alert(store, composer, planned, with_earlier(intake, followup), now,
+                          burst_rule)
     return Recorded(raw.uid, "intake", reference, verdict.status, extraction.review_reason,
                     tuple(queued))
 
@@ -191,18 +184,15 @@ def _correction(store: Store, ctx: Context, decision: Decision, composer: Compos
                 missing=list(verdict.missing), invalid=list(verdict.invalid),
                 cc_missing=list(verdict.cc_missing), fields_replaced=sorted(new.fields)
                 if readable else [])
-    followup = follow_up(store, updated, composer, now)
+    followup = follow_up(store, updated, composer, now, alerts=ctx.rules.alerts)
     queued = []
     if decision.reply_to:
         ack = composer.acknowledgement(updated, correction=True)
         queue(store, ack, kind="correction", intake_id=intake_id, now=now)
         queued.append("correction")
-    newly_for_review = (verdict.status == "manual_review"
-                        and intake.get("status") != "manual_review")
-    if (priority == "urgent" and not was_urgent) or newly_for_review or followup.raised:
-        queue(store, composer.alert(with_earlier(updated, followup)), kind="alert",
-              intake_id=intake_id, now=now)
-        queued.append("alert")
+    planned = alerts_for(AlertFacts(State(verdict.status, priority), before=state(intake),
+                                    raised=followup.raised), ctx.rules.alerts)
+    queued += queue_alert(store, composer, planned, with_earlier(updated, followup), now)
     queued += [f"alert {reference}" for reference in followup.others_alerted]
     return Recorded(ctx.raw.uid, "correction", intake["reference"], verdict.status,
                     merged.review_reason, tuple(queued))
@@ -241,7 +231,9 @@ def _attach(store: Store, ctx: Context, decision: Decision, composer: Composer,
     store.audit(decision.outcome, intake_id=intake["id"], message_row=message_row, at=now,
                 reason=decision.reason)
     queued: tuple[str, ...] = ()
-    if decision.forged:
+    planned = alerts_for(AlertFacts(state(intake), before=state(intake),
+                                    forged=decision.forged), ctx.rules.alerts)
+    if planned.forged:
         queue(store, composer.forged_correction_alert(intake), kind="alert",
               intake_id=intake["id"], now=now)
         queued = ("alert",)
