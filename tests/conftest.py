@@ -98,14 +98,17 @@ def smtp_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
 def office_forms(tmp_path_factory: pytest.TempPathFactory):
     """The test forms written as .docx and converted by LibreOffice once per test run:
     (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/office.py);
-    "docx-breaks/long" is "docx/long" with typed line breaks for paragraph ends."""
+    "docx-breaks/long" is "docx/long" with typed line breaks for paragraph ends;
+    "docx-rows/long" is "docx/long" with each answer line in a row of its own, the
+    label cell of the rows under the first left empty."""
     from forms import DOCX_LAYOUTS, LONG_VALUES, VALUE_SETS, make_form
-    from forms_docx import typed_line_breaks
+    from forms_docx import continued_rows, typed_line_breaks
     from office import OfficeForms
 
     forms = {f"{layout}/{name}": make_form(layout, values)[2]
              for layout in DOCX_LAYOUTS for name, values in VALUE_SETS.items()}
     forms["docx-breaks/long"] = typed_line_breaks(make_form("docx", LONG_VALUES)[2])
+    forms["docx-rows/long"] = continued_rows(make_form("docx", LONG_VALUES)[2])
     return OfficeForms(tmp_path_factory.mktemp("office")).build(forms)
 
 

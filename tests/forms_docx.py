@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from docx import Document
-from docx.oxml import parse_xml
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import qn
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 W14 = 'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"'
@@ -194,6 +195,36 @@ def typed_line_breaks(docx: bytes) -> bytes:
                     for run in paragraph.runs:
                         first._p.append(run._r)
                     paragraph._p.getparent().remove(paragraph._p)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def continued_rows(docx: bytes) -> bytes:
+    """The form with each label | answer row whose answer runs over several lines made
+    one table row a line, as people type an address into a grid: the label on the
+    first row only, its cell left empty in the rows added under it."""
+    import copy
+
+    document = Document(io.BytesIO(docx))
+    for table in document.tables:
+        for row in list(table.rows):
+            cells = row.cells
+            if len(cells) != 2 or cells[0]._tc is cells[1]._tc:
+                continue  # a merged row: a long question over its answer
+            answer = cells[1]
+            _first, *rest = answer.paragraphs
+            below = row._tr
+            for paragraph in rest:
+                added = copy.deepcopy(row._tr)
+                below.addnext(added)
+                below = added
+                label_tc, answer_tc = added.findall(qn("w:tc"))
+                for tc, keep in ((label_tc, None), (answer_tc, paragraph._p)):
+                    for p in tc.findall(qn("w:p")):
+                        tc.remove(p)
+                    tc.append(copy.deepcopy(keep) if keep is not None else OxmlElement("w:p"))
+                paragraph._p.getparent().remove(paragraph._p)
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()

@@ -77,3 +77,36 @@ def test_a_concern_running_over_a_page_break_is_joined(layout: str) -> None:
     values = {**SAMPLE_VALUES, "concerns": "\n".join([SAMPLE_VALUES["concerns"]] * 4)}
     result = extract([attachment(layout, values)], RULES)
     assert result.fields["concerns"] == values["concerns"]
+
+
+def test_rows_with_an_empty_label_cell_carry_on_the_answer_above_and_no_further() -> None:
+    """Rows under an answer whose label cell is empty carry it on, one line a row; a row
+    with a question in its label cell (asked by the form or not) starts a new answer;
+    the lines of an answer passed over (a label met twice) stay out of the first one."""
+    from intake.extract.labels import LabelMatcher
+    from intake.extract.layout import Cell, Row, read_rows
+
+    def table(*rows: tuple[str, ...]) -> list[Row]:
+        return [Row([Cell(text, f"row {n}") for text in row], in_table=True)
+                for n, row in enumerate(rows, start=1)]
+
+    rows = [Row([Cell("Individual's details", "heading")]), *table(
+        ("Known Address(es)", "Flat 12, Rushey Green House"),
+        ("", "221-223 Rushey Green"),
+        ("", "Catford, London SE6 4BD"),
+        ("Ethnicity", "Not asked on this form"),
+        ("", "nor carried on"),
+        ("Nationality / Citizenship", "British"),
+        ("", ""),
+        ("Surname", "D'Arcy-Jones"),
+        ("Known Address(es)", "A second address"),
+        ("", "its second line"),
+        ("Primary Language", "English"),
+    )]
+    answers = read_rows(rows, LabelMatcher(RULES))
+    assert answers.fields["subject_address"] == (
+        "Flat 12, Rushey Green House\n221-223 Rushey Green\nCatford, London SE6 4BD")
+    assert answers.fields["subject_nationality"] == "British"
+    assert answers.fields["subject_surname"] == "D'Arcy-Jones"
+    assert answers.fields["subject_language"] == "English"
+    assert answers.where["subject_address"] == "row 1"

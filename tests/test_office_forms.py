@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from docx import Document
 from forms import (
     DOCX_LAYOUTS,
     LONG_VALUES,
@@ -21,7 +22,7 @@ from forms import (
     make_form,
     same_as_written,
 )
-from forms_docx import typed_line_breaks
+from forms_docx import continued_rows, typed_line_breaks
 from mail import referral_email
 from support import RULES
 
@@ -94,6 +95,30 @@ def test_typed_line_breaks_come_back_as_line_breaks(office_forms, writer):
                                      len(data))], RULES)
     else:
         result = read(office_forms[("docx-breaks/long", writer)])
+    assert result.review_reason is None
+    expected = expected_fields(LONG_VALUES)
+    wrong = {key: (expected.get(key), result.fields.get(key))
+             for key in expected.keys() | result.fields.keys()
+             if not same_as_written(expected.get(key, ""), result.fields.get(key, ""),
+                                    wrapped=writer == "pdf")}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("writer", ("generator", *WRITERS))
+def test_an_answer_carried_on_in_rows_added_under_it_is_read_whole(office_forms, writer):
+    """An address typed one line a table row, its label on the first row only and the
+    label cell of the rows under it left empty, is read whole: every line, in order,
+    one line break apart; the questions in the rows after it keep their own answers."""
+    if writer == "generator":
+        data = continued_rows(make_form("docx", LONG_VALUES)[2])
+        document = Document(io.BytesIO(data))
+        unlabelled = [row for table in document.tables for row in table.rows
+                      if len(row.cells) == 2 and not row.cells[0].text and row.cells[1].text]
+        assert len(unlabelled) == LONG_VALUES["subject_address"].count("\n")
+        result = extract([Attachment("form.docx", "application/octet-stream", data,
+                                     len(data))], RULES)
+    else:
+        result = read(office_forms[("docx-rows/long", writer)])
     assert result.review_reason is None
     expected = expected_fields(LONG_VALUES)
     wrong = {key: (expected.get(key), result.fields.get(key))

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 
 from ..config.settings_types import Settings
@@ -25,7 +27,23 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
     from ..runtime.worker import Worker
 
     worker = Worker(settings, once=args.once, token_provider=token_provider_for(settings))
-    return worker.run()
+    dumps = _stacks_on_sigusr1()
+    try:
+        return worker.run()
+    finally:
+        if dumps:
+            faulthandler.unregister(signal.SIGUSR1)
+
+
+def _stacks_on_sigusr1() -> bool:
+    """`kill -USR1 <pid>` makes a running worker write every thread's stack to its
+    standard error (a worker that will not stop can say where it is stuck). False
+    where standard error is no file to write to (a test that captured it)."""
+    try:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (AttributeError, OSError, RuntimeError, ValueError):
+        return False
+    return True
 
 
 def export_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -55,18 +55,29 @@ class _Walker:
         self.found: dict[str, tuple[str, str, bool]] = {}  # key -> (value, where, weak)
         self.labels: set[str] = set()
 
-    def store(self, key: str, value: str, where: str, weak: bool = False) -> None:
+    def store(self, key: str, value: str, where: str, weak: bool = False) -> bool:
+        """Keep an answer; False when an earlier one for the key wins over it."""
         self.labels.add(key)
         if key in self.found and (weak or not self.found[key][2]) and self.found[key][0]:
-            return  # the first answer wins; a real label beats a heading
+            return False  # the first answer wins; a real label beats a heading
         self.found[key] = (value, where, weak)
+        return True
 
     def close(self) -> None:
         if self.pending:
             p = self.pending
-            self.store(p.key, "\n".join(x for x in p.parts if x), p.where, p.weak)
-            self.last = p
+            kept = self.store(p.key, _joined(p.parts), p.where, p.weak)
+            self.last = p if kept else None  # an answer passed over takes no more lines
         self.pending = None
+
+    def _carry_on_last(self, text: str, glue: str | None) -> None:
+        """A table row whose label cell is empty carries on the answer above it (an
+        address typed one line a row, or a row split over a page break): the line is
+        added to that answer as the lines under a label are."""
+        last = self.last
+        if last is not None:
+            _carry_on(last.parts, text, glue)
+            self.found[last.key] = (_joined(last.parts), last.where, last.weak)
 
     def row(self, row: Row) -> None:
         cells = row.cells
@@ -104,10 +115,11 @@ class _Walker:
                     self.pending = _Pending(key, cells[index].where, [], weak=False)
             elif text and self.pending and not matched:
                 _carry_on(self.pending.parts, text, cells[index].glue)
-            elif text and row.in_table and self.last and not matched and index > 0:
-                # label cell left empty: the answer carries on from the row above
-                _carry_on(self.last.parts, text, cells[index].glue)
-                self.store(self.last.key, "\n".join(self.last.parts), self.last.where)
+            elif text and row.in_table and not matched and not any(texts[:index]):
+                if index == 0:  # a question we do not ask: the answer above ends
+                    self.last = None
+                else:  # label cell left empty: the answer carries on from the row above
+                    self._carry_on_last(text, cells[index].glue)
             index += 1
 
     def _set(self, key: str, parts: list[str], where: str) -> None:
@@ -145,6 +157,10 @@ def unwrapped_email(value: str) -> str:
             continue
         return candidate
     return value
+
+
+def _joined(parts: list[str]) -> str:
+    return "\n".join(x for x in parts if x)
 
 
 def _carry_on(parts: list[str], text: str, glue: str | None) -> None:

@@ -117,6 +117,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 90.0, what: str = "
     raise AssertionError(f"timed out waiting{': ' + what if what else ''}")
 
 
+LOG_SHOWN = 60_000  # characters of a hung worker's log that Worker.stop prints
+
+
 class Worker:
     """`intake run` (or `run --once`) as a background process, its log in a file."""
 
@@ -148,17 +151,25 @@ class Worker:
         return True
 
     def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, as an operator would; the exit code."""
+        """SIGTERM, as an operator would; the exit code. A worker still running after
+        `timeout` is asked for its threads' stacks (SIGUSR1: faulthandler writes them to
+        its log), killed 2 s later, and its log printed, so the test's output shows
+        where it hung; then TimeoutExpired is raised."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            code = self.process.wait(timeout=timeout)
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            self.kill()
+            print(f"--- worker pid {self.process.pid} did not stop within {timeout:g} s of "
+                  f"SIGTERM; its log (stderr) with its threads' stacks at the end "
+                  f"(last {LOG_SHOWN} characters):\n{self.log[-LOG_SHOWN:]}\n"
+                  f"--- end of worker pid {self.process.pid}'s log", flush=True)
+            raise
         finally:
-            if self.process.poll() is None:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            self._log.close()
-        return code
+            self.kill()  # nothing to kill when it stopped; the log is closed
 
     def wait(self, timeout: float = 180.0) -> int:
         code = self.process.wait(timeout=timeout)
