@@ -194,6 +194,26 @@ def test_triggers_that_are_not_a_table_are_refused(rules_dir):
         load_rules(rules_dir)
 
 
+def test_an_unknown_trigger_stops_the_worker_before_it_takes_mail(rules_dir, tmp_path,
+                                                                   capsys):
+    from support.settings import settings_text
+
+    from intake.cli import main
+
+    write_alerts(rules_dir, 'urgent = "alert"\nreferred_again = "alert"')
+    (tmp_path / "mail" / "new").mkdir(parents=True)
+    config = tmp_path / "settings.toml"
+    config.write_text(settings_text(mailbox={"path": "mail", "address": None},
+                                    smtp={"shadow_folder": "out"},
+                                    rules={"path": str(rules_dir)}))
+    assert main(["--config", str(config), "run", "--once"]) == 2
+    assert "[rules] alerts.toml triggers: unknown trigger 'referred_again'" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "intake.sqlite3").exists()
+    assert main(["--config", str(config), "check-config"]) == 2
+    assert "unknown trigger 'referred_again'" in capsys.readouterr().err
+
+
 # -- through record() ---------------------------------------------------------------
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

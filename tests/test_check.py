@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -253,6 +254,24 @@ def test_age_band_on_the_day_received(dob, band):
 def test_age_band_of_a_leap_day_birthday_before_1_march():
     received = datetime(2026, 2, 28, 12, tzinfo=UTC)
     assert run(changed(subject_dob="29/02/2008"), received=received).age_band == "child"
+
+
+def test_the_age_of_majority_and_the_oldest_age_are_rules_not_code():
+    """fields.toml [ages]: 18 and 120 by default; a council's own values change the outcome."""
+    assert (RULES.adult_age, RULES.max_age_years) == (18, 120)
+    sixteen = changed(subject_dob="02/03/2010")  # 16 on the day received
+    assert run(sixteen).age_band == "child"
+    at_sixteen = replace(RULES, adult_age=16)
+    verdict = check(sixteen, FORM, EMAIL, RECEIVED, at_sixteen, mailbox_address=MAILBOX)
+    assert verdict.age_band == "adult"
+
+    old = changed(subject_dob="01/03/1936")  # 90 years and a day
+    assert "subject_dob" not in run(old).invalid
+    at_ninety = replace(RULES, max_age_years=90)
+    verdict = check(old, FORM, EMAIL, RECEIVED, at_ninety, mailbox_address=MAILBOX)
+    assert verdict.invalid == ("subject_dob",) and verdict.age_band is None
+    assert [f.message for f in verdict.findings] == [
+        "Date is more than 90 years ago: Date of Birth (DD/MM/YYYY)"]
 
 
 @pytest.mark.parametrize(

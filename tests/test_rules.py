@@ -177,3 +177,24 @@ def test_a_broken_rules_file_is_refused_with_one_line_per_problem(tmp_path):
         load_rules(directory)
     assert len(caught.value.problems) == 2
     assert all(problem.startswith("[rules] fields.toml") for problem in caught.value.problems)
+
+
+def test_the_ages_are_read_from_fields_toml_and_a_bad_one_is_refused(tmp_path):
+    with (RULES_DIR / "fields.toml").open("rb") as handle:
+        assert tomllib.load(handle)["ages"] == {"adult_age": 18, "max_age_years": 120}
+    directory = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, directory)
+    fields = directory / "fields.toml"
+    text = fields.read_text(encoding="utf-8")
+    fields.write_text(text.replace("adult_age = 18", "adult_age = 16"), encoding="utf-8")
+    assert (load_rules(directory).adult_age, load_rules(directory).max_age_years) == (16, 120)
+    fields.write_text(text.replace("max_age_years = 120", 'max_age_years = "old"'),
+                      encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_rules(directory)
+    assert caught.value.problems == [
+        "[rules] fields.toml [ages] max_age_years: a whole number of years above 0, not 'old'"]
+    without = text.replace("[ages]\nadult_age = 18\nmax_age_years = 120\n", "")
+    assert "[ages]" not in without
+    fields.write_text(without, encoding="utf-8")
+    assert (load_rules(directory).adult_age, load_rules(directory).max_age_years) == (18, 120)

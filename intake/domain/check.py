@@ -21,18 +21,17 @@ from .rules import Rules
 COMPLETE, INCOMPLETE, MANUAL_REVIEW = Status.COMPLETE, Status.INCOMPLETE, Status.MANUAL_REVIEW
 URGENT, NORMAL = Priority.URGENT, Priority.NORMAL
 CHILD, ADULT = AgeBand.CHILD, AgeBand.ADULT
-ADULT_AGE = 18
-MAX_AGE_YEARS = 120
 FORM_KEY = "form"
 FORM_LABEL = "Prevent National Referral Form"
 
-# What the referrer is told, by finding kind. {label} is the form's own wording.
+# What the referrer is told, by finding kind. {label} is the form's own wording;
+# {years} the oldest plausible age (rules/fields.toml [ages] max_age_years).
 MESSAGES: dict[str, str] = {
     "required": "Not given: {label}",
     "form": "No referral form was attached: {label}",
     "not-a-date": "Not a valid date: {label}",
     "future-date": "Date is after the day the referral was received: {label}",
-    "too-old": f"Date is more than {MAX_AGE_YEARS} years ago: {{label}}",
+    "too-old": "Date is more than {years} years ago: {label}",
     "email": "Not a valid email address: {label}",
     "yes-no": "Please answer Yes or No: {label}",
     "recipients": "Not addressed to or copied in: {label}",
@@ -100,25 +99,25 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-# --- validators: value, day received -> finding kind or None ---------------------------
+# --- validators: value, day received, rules -> finding kind or None --------------------
 
 
-def _date_of_birth(value: str, received: date) -> str | None:
+def _date_of_birth(value: str, received: date, rules: Rules) -> str | None:
     born = parse_date(value)
     if born is None:
         return "not-a-date"
     if born > received:
         return "future-date"
-    if born < years_before(received, MAX_AGE_YEARS):
+    if born < years_before(received, rules.max_age_years):
         return "too-old"
     return None
 
 
-def _date(value: str, received: date) -> str | None:
+def _date(value: str, received: date, rules: Rules) -> str | None:
     return None if parse_date(value) else "not-a-date"
 
 
-def _email(value: str, received: date) -> str | None:
+def _email(value: str, received: date, rules: Rules) -> str | None:
     try:
         validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
@@ -126,12 +125,12 @@ def _email(value: str, received: date) -> str | None:
     return None
 
 
-def _yes_no(value: str, received: date) -> str | None:
+def _yes_no(value: str, received: date, rules: Rules) -> str | None:
     return None if yes_no(value) else "yes-no"
 
 
-VALIDATORS: dict[str, Callable[[str, date], str | None]] = {
-    "text": lambda value, received: None,
+VALIDATORS: dict[str, Callable[[str, date, Rules], str | None]] = {
+    "text": lambda value, received, rules: None,
     "date-of-birth": _date_of_birth,
     "date": _date,
     "email": _email,
@@ -139,8 +138,9 @@ VALIDATORS: dict[str, Callable[[str, date], str | None]] = {
 }
 
 
-def finding(rule: str, field: str, label: str, kind: str | None = None) -> Finding:
-    return Finding(rule, field, label, MESSAGES[kind or rule].format(label=label))
+def finding(rule: str, field: str, label: str, rules: Rules, kind: str | None = None) -> Finding:
+    text = MESSAGES[kind or rule].format(label=label, years=rules.max_age_years)
+    return Finding(rule, field, label, text)
 
 
 def is_given(value: str | None, rules: Rules) -> bool:
@@ -172,24 +172,24 @@ def check(
     elif not has_form:
         status = INCOMPLETE
         missing.append(FORM_KEY)
-        findings.append(finding("form", FORM_KEY, FORM_LABEL))
+        findings.append(finding("form", FORM_KEY, FORM_LABEL, rules))
     else:
         for rule in rules.fields:
             value = fields.get(rule.key, "")
             if not is_given(value, rules):
                 if rule.required:
                     missing.append(rule.key)
-                    findings.append(finding("required", rule.key, rule.label))
+                    findings.append(finding("required", rule.key, rule.label, rules))
                 continue
             # the validator's name is the finding's rule id (kebab-case)
-            kind = VALIDATORS.get(rule.validator, VALIDATORS["text"])(value, received)
+            kind = VALIDATORS.get(rule.validator, VALIDATORS["text"])(value, received, rules)
             if kind:
                 invalid.append(rule.key)
-                findings.append(finding(rule.validator, rule.key, rule.label, kind))
+                findings.append(finding(rule.validator, rule.key, rule.label, rules, kind))
         status = COMPLETE
 
     cc_missing = recipients_gap(email, rules, mailbox_address, extra_recipients)
-    findings.extend(finding("recipients", address, address) for address in cc_missing)
+    findings.extend(finding("recipients", address, address, rules) for address in cc_missing)
     if status == COMPLETE and (missing or invalid or cc_missing):
         status = INCOMPLETE
 
@@ -202,7 +202,7 @@ def check(
         findings=tuple(findings),
         priority=URGENT if urgent_because else NORMAL,
         urgent_because=tuple(urgent_because),
-        age_band=age_band(fields.get("subject_dob", ""), received),
+        age_band=age_band(fields.get("subject_dob", ""), received, rules),
     )
 
 
@@ -224,9 +224,10 @@ def urgency(fields: dict[str, str], email: ParsedEmail, rules: Rules) -> list[st
     return matching_phrases(texts, rules.urgency_phrases)
 
 
-def age_band(dob: str, received: date) -> str | None:
-    """child (under 18 on the day received), adult, or None without a valid date of birth."""
+def age_band(dob: str, received: date, rules: Rules) -> str | None:
+    """child (under rules.adult_age, 18, on the day received), adult, or None without a
+    valid date of birth."""
     born = parse_date(dob)
-    if born is None or _date_of_birth(dob, received) is not None:
+    if born is None or _date_of_birth(dob, received, rules) is not None:
         return None
-    return CHILD if age_on(born, received) < ADULT_AGE else ADULT
+    return CHILD if age_on(born, received) < rules.adult_age else ADULT

@@ -69,6 +69,8 @@ class Rules:
     machine_headers: tuple[HeaderRule, ...]
     machine_senders: tuple[re.Pattern[str], ...]
     alerts: AlertRules = field(default_factory=AlertRules)  # alerts.toml
+    adult_age: int = 18  # fields.toml [ages]: the age of majority (age band)
+    max_age_years: int = 120  # fields.toml [ages]: the oldest plausible date of birth
 
     def field(self, key: str) -> FieldRule:
         for rule in self.fields:
@@ -146,6 +148,12 @@ def load_rules(directory: Path | None = None) -> Rules:
             senders.append(re.compile(pattern, re.IGNORECASE))
         except re.error as err:
             problems.append(f"[rules] machine.toml sender {pattern!r}: {err}")
+    ages = form.get("ages", {})
+    adult_age, max_age_years = ages.get("adult_age", 18), ages.get("max_age_years", 120)
+    for name, value in (("adult_age", adult_age), ("max_age_years", max_age_years)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"[rules] fields.toml [ages] {name}: a whole number of years "
+                            f"above 0, not {value!r}")
     if problems:
         raise SettingsError(problems)
 
@@ -172,6 +180,8 @@ def load_rules(directory: Path | None = None) -> Rules:
         machine_headers=tuple(headers),
         machine_senders=tuple(senders),
         alerts=alerts,
+        adult_age=adult_age,
+        max_age_years=max_age_years,
     )
 
 
