@@ -79,12 +79,11 @@ def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
     intake = store.intake_by_id(intake_id)
     if intake is None or intake.get("closed_at"):
         return None
-    facts = AlertFacts(state(intake), before=state(intake), raised=True)
-    if alerts_for(facts, alerts).alert is AlertAction.NONE:
+    planned = alerts_for(AlertFacts(state(intake), before=state(intake), raised=True), alerts)
+    if planned.alert is AlertAction.NONE:
         return None
     earlier = links.earlier_for_alert(store, intake_id)
-    queue(store, composer.alert({**intake, "earlier_referrals": earlier}), kind=Kind.ALERT,
-          intake_id=intake_id, now=now)
+    queue_alert(store, composer, planned, {**intake, "earlier_referrals": earlier}, now)
     return str(intake["reference"])
 
 
