@@ -149,7 +149,8 @@ def load_rules(directory: Path | None = None) -> Rules:
         except re.error as err:
             problems.append(f"[rules] machine.toml sender {pattern!r}: {err}")
     ages = form.get("ages", {})
-    adult_age, max_age_years = ages.get("adult_age", 18), ages.get("max_age_years", 120)
+    adult_age = ages.get("adult_age", Rules.adult_age)  # the defaults: Rules' own
+    max_age_years = ages.get("max_age_years", Rules.max_age_years)
     for name, value in (("adult_age", adult_age), ("max_age_years", max_age_years)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             problems.append(f"[rules] fields.toml [ages] {name}: a whole number of years "
