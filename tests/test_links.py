@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from storefill import FIELDS, add_intake
 from support.settings import make_settings
+from support.storefill import FIELDS, add_intake
 
 from intake.domain.matching import load_match_rules
 from intake.mail.compose import Composer

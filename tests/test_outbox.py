@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_server import SmtpServer
 from support.settings import MASH, make_settings
+from support.smtp_server import SmtpServer
 
 from intake.config.settings_types import Settings
 from intake.domain.clock import iso, parse_iso

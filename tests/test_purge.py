@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storefill import FIELDS, add_intake
+from support.storefill import FIELDS, add_intake
 
 from intake.jobs.purge import purge
 from intake.ops.triage import close_intake

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import UTC, date, datetime
 
-from storefill import add_intake
+from support.storefill import add_intake
 
 from intake.mail.compose import Composer
 from intake.ops.export import export

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from storefill import add_intake
+from support.storefill import add_intake
 
 from intake.config.settings_types import Settings
 from intake.ops.triage import (
