@@ -290,3 +290,30 @@ def test_with_the_shipped_rules_a_correction_that_makes_it_urgent_alerts(store, 
     loud = record_one(store, settings, SHIPPED, reply, URGENT_FORM, uid=2)
     assert loud.outcome == "correction" and "alert" in loud.queued
     assert alerts_queued(store) == [f"[{first.reference}] Prevent referral: URGENT"]
+
+
+# -- the error path ---------------------------------------------------------------------
+
+def fail_to_decide(monkeypatch) -> None:
+    """A bug in the decision: every message goes down the pipeline's error path, and
+    fails again when retried."""
+    def broken(ctx):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr("intake.runtime.pipeline.decide", broken)
+    monkeypatch.setattr("intake.jobs.retry.decide", broken)
+
+
+def test_a_deadline_that_cannot_be_set_does_not_stop_the_error_path(store, settings,
+                                                                    monkeypatch, caplog):
+    fail_to_decide(monkeypatch)
+
+    def half_written(store, intake, settings, now):
+        store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
+                           "VALUES (?, ?, 1)", (intake["id"], "2026-11-20T10:00:00+00:00"))
+        raise ValueError("rules/screening.toml is the fault")
+    monkeypatch.setattr("intake.runtime.pipeline.set_deadline", half_written)
+    shunted = record_one(store, settings, SHIPPED, referral_email(), URGENT_FORM, uid=1)
+    assert (shunted.status, shunted.reason) == ("manual_review", "error")
+    assert "PRV-2026-00001 screening deadline could not be set: ValueError" in caplog.text
+    assert store.query("SELECT * FROM screening") == []  # its half undone, nothing else
+    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]
