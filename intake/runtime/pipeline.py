@@ -184,12 +184,13 @@ class Pipeline:
             except Exception as clock_err:  # e.g. rules/screening.toml is the fault
                 log.error("%s screening deadline could not be set: %s", reference,
                           type(clock_err).__name__)
-            # A manual-review intake: alerted as rules/alerts.toml say (never held in a
-            # burst), if the alert can be written.
-            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW)), self.rules.alerts)
+            # Alerted as rules/alerts.toml's processing_failed says (never "none"), whatever
+            # manual_review says, if the alert can be written.
+            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True),
+                                 self.rules.alerts)
             try:
                 with store.savepoint("alert"):
-                    queue_alert(store, self.composer, planned, intake, now)
+                    queue_alert(store, self.composer, planned, intake, now, self.burst_rule)
             except Exception as alert_err:  # the failure may be the composer's own
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)
