@@ -33,6 +33,7 @@ from ..ops.triage import (
     gaps,
     held_kinds,
     notes,
+    rules_or_none,
     undelivered,
 )
 from ..store.database import Store, decode_row
@@ -121,6 +122,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     items = []
     raised = raised_in_queue(store, settings)
     held = held_kinds(store)
+    rules = rules_or_none(settings)
     for row in rows:
         intake = Intake.from_row(decode_row(row))
         flags = notes(intake, settings.reminders.max, held.get(intake.id, set()))
@@ -132,7 +134,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reference=intake.reference,
             initials=initials(intake.fields),
             days_open=days_open(intake, now, timezone),
-            missing=tuple(gaps(intake)),
+            missing=tuple(gaps(intake, rules)),
             reminders_sent=intake.reminders_sent,
             note="; ".join(flags),
         ))
