@@ -76,8 +76,10 @@ def _intake(**extra: Any) -> dict[str, Any]:
         "reply_to": "referrer@example.org", "received_at": SAMPLE_AT.isoformat(),
         "status": "incomplete", "priority": "normal", "urgent_because": [],
         "findings": [{"rule": "required", "field": "referrer_phone",
-                      "label": "Contact Telephone Number", "message": "Not given"}],
-        "missing": ["referrer_phone"], "invalid": [],
+                      "label": "Contact Telephone Number", "code": "required", "values": {}},
+                     {"rule": "date-of-birth", "field": "subject_dob",
+                      "label": "Date of Birth", "code": "too-old", "values": {"years": 120}}],
+        "missing": ["referrer_phone"], "invalid": ["subject_dob"],
         "cc_missing": ["mashagency@lewisham.gov.uk"], "review_reason": None,
     }
     return sample | extra
