@@ -2,7 +2,7 @@
 
     python benchmarks/bench_accuracy.py
 
-Every Word layout of the test forms (tests/forms.py) is written by our generator
+Every Word layout of the test forms (tests/support/forms.py) is written by our generator
 as .docx with three sets of answers (the sample, long answers, and long answers
 with two required ones missing and an invalid email address), then saved by
 LibreOffice headless as PDF, .docx, .doc and .odt (and .rtf); the fillable and
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from forms import (  # noqa: E402
+from support.forms import (  # noqa: E402
     DOCX_LAYOUTS,
     LAYOUTS,
     VALUE_SETS,
@@ -31,8 +31,8 @@ from forms import (  # noqa: E402
     make_form,
     same_as_written,
 )
-from mail import referral_email  # noqa: E402
-from office import OfficeForms  # noqa: E402
+from support.mail import referral_email  # noqa: E402
+from support.office import OfficeForms  # noqa: E402
 
 from intake.domain.check import check  # noqa: E402
 from intake.domain.rules import load_rules  # noqa: E402

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import pdfplumber  # noqa: E402
-from forms import LAYOUTS, SAMPLE_VALUES, make_form  # noqa: E402
+from support.forms import LAYOUTS, SAMPLE_VALUES, make_form  # noqa: E402
 
 from intake.domain.models import Attachment  # noqa: E402
 from intake.domain.rules import load_rules  # noqa: E402

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dovecot_account import DovecotAccount
-from servers import DovecotServer, free_port, make_certificate
-from smtp_server import SmtpServer
+from support.dovecot_account import DovecotAccount
+from support.servers import DovecotServer, free_port, make_certificate
 from support.settings import make_settings
+from support.smtp_server import SmtpServer
 
 from intake.config.settings_types import Settings
 from intake.store.database import Store
@@ -97,13 +97,13 @@ def smtp_server(tls_certificate: tuple[Path, Path]) -> Iterator[SmtpServer]:
 @pytest.fixture(scope="session")
 def office_forms(tmp_path_factory: pytest.TempPathFactory):
     """The test forms written as .docx and converted by LibreOffice once per test run:
-    (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/office.py);
+    (layout/values, target) -> path, targets pdf, docx, doc, odt, rtf (tests/support/office.py);
     "docx-breaks/long" is "docx/long" with typed line breaks for paragraph ends;
     "docx-rows/long" is "docx/long" with each answer line in a row of its own, the
     label cell of the rows under the first left empty."""
-    from forms import DOCX_LAYOUTS, LONG_VALUES, VALUE_SETS, make_form
-    from forms_docx import continued_rows, typed_line_breaks
-    from office import OfficeForms
+    from support.forms import DOCX_LAYOUTS, LONG_VALUES, VALUE_SETS, make_form
+    from support.forms_docx import continued_rows, typed_line_breaks
+    from support.office import OfficeForms
 
     forms = {f"{layout}/{name}": make_form(layout, values)[2]
              for layout in DOCX_LAYOUTS for name, values in VALUE_SETS.items()}

@@ -13,10 +13,10 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import intake, write_settings
-from mail import referral_email
-from slow_pdf import slow_pdf
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake, write_settings
+from support.mail import referral_email
+from support.slow_pdf import slow_pdf
 
 from intake.domain.models import RawMessage
 from intake.runtime.pipeline import _Order

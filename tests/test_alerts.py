@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
-from forms import SAMPLE_VALUES
-from mail import referral_email
 from support import RULES
+from support.forms import SAMPLE_VALUES
+from support.mail import referral_email
 
 from intake.config.paths import project_dir
 from intake.domain.alerts import (

@@ -13,9 +13,9 @@ from collections import namedtuple
 from email.message import EmailMessage
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import ROOT
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import ROOT
+from support.mail import referral_email
 
 from intake.cli import main
 from intake.domain.classify import MAX_SEARCHED, matching_phrases

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from mail import referral_email
 from support import RULES
+from support.mail import referral_email
 
 from intake.domain.check import check, parse_date
 from intake.domain.models import Extraction

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from mail import bounce_email, raw_email, referral_email
 from support import RULES
+from support.mail import bounce_email, raw_email, referral_email
 
 from intake.domain.classify import (
     behind_secure_link,

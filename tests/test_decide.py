@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
-from forms import SAMPLE_VALUES
-from mail import bounce_email, raw_email, referral_email
 from support import RULES
+from support.forms import SAMPLE_VALUES
+from support.mail import bounce_email, raw_email, referral_email
 
 from intake.domain.check_stage import check_message
 from intake.domain.decide import Context, Decision, Delivery, Known, decide
@@ -28,7 +28,7 @@ from intake.runtime.pipeline import content_hash
 MAILBOX = "prevent@lewisham.gov.uk"
 OWN = (MAILBOX,)
 RECEIVED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-JO = "jo.teacher@school.example.org"  # the sender of every referral in tests/mail.py
+JO = "jo.teacher@school.example.org"  # the sender of every referral in tests/support/mail.py
 OTHER = "duty.officer@met.pnn.police.uk"
 SAME, CHANGED = "same bytes", "other bytes"  # a first delivery's content, by this one's
 

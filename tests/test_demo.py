@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from email import message_from_bytes, policy
 
-from harness import intake
+from support.harness import intake
 
 from intake.cli import main
 

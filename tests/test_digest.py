@@ -9,8 +9,8 @@ import socket
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from storefill import add_intake
 from support.settings import make_settings
+from support.storefill import add_intake
 
 from intake.config.settings_types import Settings
 from intake.jobs.digest import (

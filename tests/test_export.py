@@ -9,7 +9,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from storefill import add_intake
+from support.storefill import add_intake
 
 from intake.domain.records import Intake
 from intake.ops.export import CONTRACT_KEYS, export

@@ -8,8 +8,8 @@ import io
 from pathlib import Path
 
 import pytest
-from storefill import FIELDS, add_intake
 from support import RULES
+from support.storefill import FIELDS, add_intake
 from test_operator_cli import SETTINGS
 
 from intake.cli import main

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from forms import HOSTILE, SAMPLE_VALUES, expected_fields, make_form, make_photo
 from support import RULES
+from support.forms import HOSTILE, SAMPLE_VALUES, expected_fields, make_form, make_photo
 
 from intake.domain.models import Attachment
 from intake.extract import extract

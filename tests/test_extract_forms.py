@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from forms import LAYOUTS, SAMPLE_VALUES, SOURCE_OF_LAYOUT, expected_fields, make_form
 from support import RULES
+from support.forms import LAYOUTS, SAMPLE_VALUES, SOURCE_OF_LAYOUT, expected_fields, make_form
 
 from intake.domain.models import Attachment
 from intake.extract import extract

@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from forms import SAMPLE_VALUES, expected_fields, make_form
-from office import convert
 from support import RULES
+from support.forms import SAMPLE_VALUES, expected_fields, make_form
+from support.office import convert
 
 from intake.extract import office
 from intake.extract.docx_form import read_docx

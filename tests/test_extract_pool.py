@@ -7,7 +7,8 @@ import signal
 import time
 
 import pytest
-from forms import (
+from support import RULES
+from support.forms import (
     HOSTILE,
     LAYOUTS,
     SAMPLE_VALUES,
@@ -15,7 +16,6 @@ from forms import (
     make_form,
     make_many_pages_pdf,
 )
-from support import RULES
 
 from intake.domain.models import Attachment
 from intake.extract import ParserPool

@@ -13,9 +13,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import forms_pdf  # noqa: E402
-from forms import form_outline, same_as_written  # noqa: E402
-from support import RULES  # noqa: E402
+from support import RULES, forms_pdf  # noqa: E402
+from support.forms import form_outline, same_as_written  # noqa: E402
 
 from intake.domain.models import Attachment  # noqa: E402
 from intake.extract import extract  # noqa: E402

@@ -13,9 +13,9 @@ import json
 from email import message_from_bytes, policy
 
 import pytest
-from forms import SAMPLE_VALUES, make_form, make_scan_pdf
-from harness import intake, write_settings
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form, make_scan_pdf
+from support.harness import intake, write_settings
+from support.mail import referral_email
 
 pytestmark = pytest.mark.servers
 

@@ -7,8 +7,8 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from storefill import FIELDS, add_intake
 from support.settings import make_settings
+from support.storefill import FIELDS, add_intake
 
 from intake.domain.matching import load_match_rules
 from intake.domain.records import Intake, Priority, Status

@@ -15,9 +15,9 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import intake, write_settings
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake, write_settings
+from support.mail import referral_email
 
 pytestmark = pytest.mark.servers
 

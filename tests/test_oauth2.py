@@ -1,6 +1,6 @@
 """OAuth2 client credentials for IMAP and SMTP, against a local identity provider.
 
-The providers get tokens from tests/oauth_servers.py's IdentityServer; Dovecot
+The providers get tokens from tests/support/oauth_servers.py's IdentityServer; Dovecot
 (oauth2 passdb) and aiosmtpd (XOAUTH2) accept only tokens it issued and has not
 revoked. msal is tested through its `http_client` hook: a client sending its
 https requests (OpenID discovery and the token POST) to the same local server.
@@ -12,8 +12,8 @@ import logging
 from dataclasses import replace
 
 import pytest
-from harness import intake
-from identity_provider import leaked
+from support.harness import intake
+from support.identity_provider import leaked
 
 from intake.config.settings import load_settings
 from intake.domain.errors import LoginError
@@ -28,7 +28,7 @@ from intake.mail.oauth2 import (
 )
 from intake.mail.send import open_sender
 
-pytest_plugins = ("oauth_servers",)
+pytest_plugins = ("support.oauth_servers",)
 pytestmark = pytest.mark.servers
 
 MESSAGE = b"From: a@school.example\r\nTo: prevent@example.org\r\nSubject: hello\r\n\r\nHi\r\n"
@@ -37,7 +37,7 @@ MESSAGE = b"From: a@school.example\r\nTo: prevent@example.org\r\nSubject: hello\
 def _write(tmp_path, oauth_app, smtp):
     # Imported late: a module imported before pytest registers it as a plugin
     # (pytest_plugins above) cannot have its asserts rewritten.
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     return write_oauth_settings(tmp_path, oauth_app, smtp)
 

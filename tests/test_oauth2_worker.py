@@ -1,25 +1,25 @@
 """The worker end to end over OAuth2: the real `intake` command and Worker signing in
-to Dovecot and aiosmtpd with tokens from tests/oauth_servers.py's IdentityServer."""
+to Dovecot and aiosmtpd with tokens from tests/support/oauth_servers.py's IdentityServer."""
 
 from __future__ import annotations
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import intake
-from identity_provider import leaked
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake
+from support.identity_provider import leaked
+from support.mail import referral_email
 
 from intake.config.settings import load_settings
 from intake.mail.oauth2 import token_provider_for
 
-pytest_plugins = ("oauth_servers",)
+pytest_plugins = ("support.oauth_servers",)
 pytestmark = pytest.mark.servers
 
 
 def _write(tmp_path, oauth_app, smtp):
     # Imported late: a module imported before pytest registers it as a plugin
     # (pytest_plugins above) cannot have its asserts rewritten.
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     return write_oauth_settings(tmp_path, oauth_app, smtp)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from docx import Document
-from forms import (
+from support import RULES
+from support.forms import (
     DOCX_LAYOUTS,
     LONG_VALUES,
     VALUE_SETS,
@@ -22,9 +23,8 @@ from forms import (
     make_form,
     same_as_written,
 )
-from forms_docx import continued_rows, typed_line_breaks
-from mail import referral_email
-from support import RULES
+from support.forms_docx import continued_rows, typed_line_breaks
+from support.mail import referral_email
 
 from intake.domain.check import check
 from intake.domain.models import Attachment, Extraction
@@ -148,8 +148,8 @@ def random_values(rng: random.Random) -> dict[str, str]:
 @pytest.mark.soak
 def test_random_long_answers_through_libreoffice_pdf_soak(tmp_path):
     """200 forms of random long answers, every Word layout, saved as PDF by LibreOffice."""
-    from forms import make_form
-    from office import OfficeForms
+    from support.forms import make_form
+    from support.office import OfficeForms
 
     rng = random.Random(13)
     cases = {f"{layout}/{n}": (layout, random_values(rng))

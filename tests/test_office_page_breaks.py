@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pdfplumber
 import pytest
-from forms import expected_fields, form_outline, same_as_written
-from forms_docx import make_docx, make_docx_boxes, split_over_page
 from support import RULES
+from support.forms import expected_fields, form_outline, same_as_written
+from support.forms_docx import make_docx, make_docx_boxes, split_over_page
 
 from intake.extract.labels import LabelMatcher
 from intake.extract.pdf_text import group_lines, read_text_pdf
@@ -60,7 +60,7 @@ def _outline(questions: tuple[str, ...]):
 @pytest.fixture(scope="module")
 def split_forms(tmp_path_factory):
     """Every case written as .docx and saved as PDF by LibreOffice, in one start."""
-    from office import OfficeForms
+    from support.office import OfficeForms
 
     forms = {}
     for name, (layout, questions, values, lines) in CASES.items():

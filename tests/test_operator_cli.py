@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from storefill import add_intake
 from support import stored
 from support.settings import settings_text
+from support.storefill import add_intake
 
 from intake.cli import main
 from intake.cli import operator as cli_ops  # noqa: N813

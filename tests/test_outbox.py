@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smtp_server import SmtpServer
 from support import stored_by_id
 from support.settings import MASH, make_settings
+from support.smtp_server import SmtpServer
 
 from intake.config.settings_types import Settings
 from intake.domain.clock import iso, parse_iso

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mail import raw_email, referral_email
+from support.mail import raw_email, referral_email
 
 from intake.domain.htmltext import html_to_text
 from intake.domain.models import ParsedEmail, RawMessage

@@ -11,14 +11,14 @@ import io
 from dataclasses import replace
 
 import pytest
-from harness import intake, write_settings
-from servers import free_port
+from support.harness import intake, write_settings
+from support.servers import free_port
 
 from intake.config.settings import load_settings
 from intake.domain.errors import MailboxError, SendError
 from intake.ops.probe import check_servers, explain
 
-pytest_plugins = ("oauth_servers",)
+pytest_plugins = ("support.oauth_servers",)
 pytestmark = pytest.mark.servers
 
 
@@ -102,7 +102,7 @@ def test_smtp_password_sign_in_is_checked_and_nothing_sent(tmp_path, dovecot, sm
 
 
 def test_oauth2_good_settings_give_three_ok_lines(tmp_path, oauth_app, oauth_smtp, identity):
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     done = intake(write_oauth_settings(tmp_path, oauth_app, oauth_smtp), "check-config")
     assert done.returncode == 0, done.stderr
@@ -118,7 +118,7 @@ def test_oauth2_good_settings_give_three_ok_lines(tmp_path, oauth_app, oauth_smt
 
 
 def test_oauth2_wrong_secret_is_one_line_and_exit_1(tmp_path, oauth_app, oauth_smtp):
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     config = write_oauth_settings(tmp_path, oauth_app, oauth_smtp)
     done = intake(config, "check-config", env={oauth_app.secret_env: "a-wrong-secret"})
@@ -131,7 +131,7 @@ def test_oauth2_wrong_secret_is_one_line_and_exit_1(tmp_path, oauth_app, oauth_s
 
 
 def test_smtp_535_5_7_3_says_smtp_auth_is_off(tmp_path, oauth_app, oauth_smtp):
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     settings = load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
     # The app may sign in as its own mailbox only: another gets Exchange's 535 5.7.3.
@@ -144,7 +144,7 @@ def test_smtp_535_5_7_3_says_smtp_auth_is_off(tmp_path, oauth_app, oauth_smtp):
 
 
 def test_outbox_mode_without_a_host_skips_smtp(tmp_path, oauth_app, oauth_smtp):
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     settings = load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
     offline = replace(settings, smtp=replace(settings.smtp, mode="outbox", host=""))
@@ -158,7 +158,7 @@ def test_outbox_mode_without_a_host_skips_smtp(tmp_path, oauth_app, oauth_smtp):
 
 @pytest.fixture
 def settings(tmp_path, oauth_app, oauth_smtp):
-    from oauth_servers import write_oauth_settings
+    from support.oauth_servers import write_oauth_settings
 
     return load_settings(write_oauth_settings(tmp_path, oauth_app, oauth_smtp))
 

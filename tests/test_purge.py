@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from storefill import FIELDS, add_intake
 from support import stored
+from support.storefill import FIELDS, add_intake
 
 from intake.domain.clock import iso
 from intake.jobs.purge import purge

@@ -13,10 +13,10 @@ import shutil
 from email import message_from_bytes, policy
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import ROOT, intake, write_settings
-from mail import referral_email
-from office import convert
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import ROOT, intake, write_settings
+from support.mail import referral_email
+from support.office import convert
 
 pytestmark = pytest.mark.servers
 

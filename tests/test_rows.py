@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from forms import SAMPLE_VALUES
+from support.forms import SAMPLE_VALUES
 
 from intake.domain.models import Finding, ParsedEmail, RawMessage
 from intake.domain.records import AgeBand, Priority, Status

@@ -18,9 +18,9 @@ from base64 import b64decode
 from pathlib import Path
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import ROOT
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import ROOT
+from support.mail import referral_email
 from support.settings import settings_text
 
 from intake.cli import main

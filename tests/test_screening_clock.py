@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from storefill import add_intake
+from support.storefill import add_intake
 
 from intake.domain.records import Priority
 from intake.mail.compose import Composer

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from servers import free_port
-from smtp_server import RecordingHandler, SmtpServer
+from support.servers import free_port
+from support.smtp_server import RecordingHandler, SmtpServer
 
 from intake.config.settings_types import (
     DigestSettings,

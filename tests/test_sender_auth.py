@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mail import referral_email
+from support.mail import referral_email
 
 from intake.domain.sender_auth import parse_header, sender_auth
 from intake.mail.parse import parse

@@ -13,8 +13,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from mail import raw_email, referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.mail import raw_email, referral_email
 
 from intake.cli import main
 from intake.ops.demo import DEMO_SETTINGS
@@ -209,7 +209,7 @@ def test_correction_of_machine_forwarded_referral_is_answered_once(service, caps
 
 def test_a_bounced_alert_is_reported_and_the_referrer_is_not_marked_unreachable(service,
                                                                                capsys):
-    from mail import bounce_email
+    from support.mail import bounce_email
 
     urgent = {**SAMPLE_VALUES, "concerns": "He has bought knives and plans an attack."}
     service.deliver(original(urgent))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from storefill import add_intake
 from support import stored
+from support.storefill import add_intake
 
 from intake.config.settings_types import Settings
 from intake.domain.clock import iso

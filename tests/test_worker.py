@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import ROOT, intake, write_settings
-from mail import raw_email, referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import ROOT, intake, write_settings
+from support.mail import raw_email, referral_email
 
 pytestmark = pytest.mark.servers
 

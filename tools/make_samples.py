@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from forms import SAMPLE_VALUES, make_encrypted_pdf, make_form, make_scan_pdf  # noqa: E402
-from mail import raw_email, referral_email  # noqa: E402
+from support.forms import SAMPLE_VALUES, make_encrypted_pdf, make_form, make_scan_pdf  # noqa: E402
+from support.mail import raw_email, referral_email  # noqa: E402
 
 OUT = ROOT / "intake" / "samples"
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from forms import SAMPLE_VALUES, make_form
-from mail import referral_email
+from support.forms import SAMPLE_VALUES, make_form
+from support.mail import referral_email
 
 KINDS = ("complete", "incomplete", "flat", "question", "out-of-office", "no-form",
          "forwarded-by-rule", "duplicate", "correction")

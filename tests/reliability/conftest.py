@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import write_settings
 from reliability_kit import FIGURES
+from support.harness import write_settings
 
 
 @pytest.fixture

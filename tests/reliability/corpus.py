@@ -16,8 +16,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import forms_pdf
-from forms import (
+from support import forms_pdf
+from support.forms import (
     DOCX,
     PDF,
     SAMPLE_VALUES,
@@ -31,7 +31,7 @@ from forms import (
     make_scan_pdf,
     make_truncated_pdf,
 )
-from mail import raw_email, referral_email
+from support.mail import raw_email, referral_email
 
 FROM = "From: Jo Teacher <jo.teacher@school.example.org>\r\n"
 TO = ("To: preventreferrals@met.pnn.police.uk\r\n"

@@ -24,7 +24,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, intake
+from support.harness import ROOT, intake
 
 FIGURES: dict[str, dict[str, object]] = {}
 STORE = "intake.sqlite3"

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import intake, write_settings
-from mail import referral_email
 from reliability_kit import Worker, replies_to
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake, write_settings
+from support.mail import referral_email
 
 DOCX = make_form("docx", SAMPLE_VALUES)
 

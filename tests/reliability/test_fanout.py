@@ -4,10 +4,10 @@ at most one reply, to one address, or none; never to us, never to a crowd."""
 from __future__ import annotations
 
 import pytest
-from forms import SAMPLE_VALUES, make_form
-from harness import intake
-from mail import referral_email
 from reliability_kit import exported, replies_to
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake
+from support.mail import referral_email
 
 DOCX = make_form("docx", SAMPLE_VALUES)
 OWN = "prevent@lewisham.gov.uk"

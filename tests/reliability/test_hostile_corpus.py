@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from corpus import EVIL_NAMES, Item, corpus
-from forms import SAMPLE_VALUES, make_form
-from harness import intake
-from mail import referral_email
 from reliability_kit import exported, parsed, store_rows
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake
+from support.mail import referral_email
 
 BEHIND = "<valid-behind-the-corpus@school.example.org>"
 KNOWN_FILES = {"settings.toml", "imap-password", "intake.sqlite3", "intake.sqlite3-wal",

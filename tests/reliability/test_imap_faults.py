@@ -9,10 +9,10 @@ checks the export, the acknowledgements and the log an operator would read.
 from __future__ import annotations
 
 from backlog import backlog, verify
-from forms import SAMPLE_VALUES, make_form
-from harness import intake, write_settings
-from mail import referral_email
 from reliability_kit import Worker, exported, replies_to
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake, write_settings
+from support.mail import referral_email
 
 DOCX = make_form("docx", SAMPLE_VALUES)
 

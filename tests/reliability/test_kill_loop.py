@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from backlog import backlog, verify
-from harness import intake
 from reliability_kit import Worker, store_rows
+from support.harness import intake
 
 BATCH = 4  # [mailbox] batch_size in the `config` fixture
 # Each wave of mail is appended, then drained by runs killed at these steps.

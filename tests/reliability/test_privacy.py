@@ -16,10 +16,10 @@ import sys
 
 import pytest
 from backlog import backlog
-from forms import SAMPLE_VALUES
-from harness import ROOT, intake, write_settings
 from privacy import Needles, decoded, files_outside_store, scan
 from reliability_kit import later
+from support.forms import SAMPLE_VALUES
+from support.harness import ROOT, intake, write_settings
 
 SAMPLES = ROOT / "intake" / "samples"
 SMTP_USER, SMTP_PASSWORD = "prevent-smtp", "smtp-Secret-4471"

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from forms import SAMPLE_VALUES, make_form
-from harness import intake
-from mail import referral_email
 from reliability_kit import Outgoing, exported, later, parsed, replies_to, store_rows
-from smtp_server import RecordingHandler
+from support.forms import SAMPLE_VALUES, make_form
+from support.harness import intake
+from support.mail import referral_email
+from support.smtp_server import RecordingHandler
 
 DOCX = make_form("docx", SAMPLE_VALUES)
 

@@ -1,6 +1,13 @@
-"""What many tests share and is not a fixture: the rules as shipped (load once).
+"""What tests share and is not a test: the rules as shipped (load once), and the
+helper modules beside this file.
 
-Fixtures (the store, the settings, the real mail servers) are in tests/conftest.py.
+- servers.py, dovecot_account.py, smtp_server.py: the real Dovecot and aiosmtpd
+  behind the fixtures in tests/conftest.py; oauth_servers.py, identity_provider.py,
+  oidc_provider.py: the token and sign-in servers.
+- forms.py (with forms_pdf.py, forms_docx.py, slow_pdf.py) and office.py: the
+  referral forms, drawn by us or written by LibreOffice; mail.py: the emails.
+- harness.py: the `intake` command run for real; storefill.py: store rows for
+  tests of readers; web_kit.py: the web page's test client; settings.py: settings.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import time
 import urllib.parse
 
 import requests
-from web_kit import (
+from support.web_kit import (
     MANAGER_USER,
     MASH_USER,
     NOBODY_USER,

@@ -29,10 +29,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from harness import ROOT, intake, write_settings
-from oidc_provider import OidcServer
-from servers import free_port
-from web_kit import MANAGER_USER, MASH_USER, NOBODY_USER
+from support.harness import ROOT, intake, write_settings
+from support.oidc_provider import OidcServer
+from support.servers import free_port
+from support.web_kit import MANAGER_USER, MASH_USER, NOBODY_USER
 
 from intake.mail.parse import parse
 from intake.store.database import Store

@@ -7,8 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from storefill import FIELDS, add_intake
-from web_kit import MASH_USER, Web, csrf_token, sign_in
+from support.storefill import FIELDS, add_intake
+from support.web_kit import MASH_USER, Web, csrf_token, sign_in
 
 from intake.domain.clock import iso, utcnow
 from intake.domain.matching import load_match_rules

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 
 import pytest
-from storefill import FIELDS, add_intake
 from support import stored
-from web_kit import MANAGER_USER, MASH_USER, Web, csrf_token, days_ago, sign_in
+from support.storefill import FIELDS, add_intake
+from support.web_kit import MANAGER_USER, MASH_USER, Web, csrf_token, days_ago, sign_in
 
 from intake.domain.clock import iso, local_day, utcnow
 from intake.jobs.digest import digest_for_day, render_digest

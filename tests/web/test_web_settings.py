@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from oidc_provider import OidcServer
+from support.oidc_provider import OidcServer
 from test_settings import GOOD, load_settings, problems_of, write
 
 from intake.cli import main

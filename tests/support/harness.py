@@ -9,7 +9,7 @@ from pathlib import Path
 
 from support.settings import settings_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_settings(directory: Path, mailbox, smtp, *, extra: str = "",

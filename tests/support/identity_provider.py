@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from servers import HOST
+from support.servers import HOST
 
 SCOPE = "https://outlook.office365.com/.default"
 AUTHORITY = "https://login.microsoftonline.com"

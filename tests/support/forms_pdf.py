@@ -1,4 +1,4 @@
-"""PDF makers behind tests/forms.py: fillable, flat, scans and raw hostile PDFs."""
+"""PDF makers behind tests/support/forms.py: fillable, flat, scans and raw hostile PDFs."""
 
 from __future__ import annotations
 

@@ -20,12 +20,12 @@ import sys
 import zipfile
 from pathlib import Path
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # imported as tests.forms
-    sys.path.append(str(Path(__file__).resolve().parent))
+TESTS = Path(__file__).resolve().parent.parent
+if str(TESTS) not in sys.path:  # imported from outside tests/ (benchmarks, tools)
+    sys.path.append(str(TESTS))
 
-import forms_pdf  # noqa: E402
-from forms_docx import make_docx, make_docx_boxes, make_docx_lines  # noqa: E402
-from support import RULES  # noqa: E402
+from support import RULES, forms_pdf  # noqa: E402
+from support.forms_docx import make_docx, make_docx_boxes, make_docx_lines  # noqa: E402
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

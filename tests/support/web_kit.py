@@ -22,13 +22,13 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from oidc_provider import OidcClient, OidcServer
-from support.settings import make_settings
 
 from intake.config.settings_types import Secret, Settings, WebSettings
 from intake.domain.clock import iso, utcnow
 from intake.store.database import Store
 from intake.web.app import create_app
+from support.oidc_provider import OidcClient, OidcServer
+from support.settings import make_settings
 
 MASH_USER = "amara.mash@lewisham.gov.uk"
 MANAGER_USER = "pat.manager@lewisham.gov.uk"

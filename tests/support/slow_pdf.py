@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from forms_pdf import raw_pdf
+from support.forms_pdf import raw_pdf
 
 
 def slow_pdf(repeats: int = 100_000) -> tuple[str, str, bytes]:

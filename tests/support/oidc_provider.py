@@ -25,7 +25,8 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
-from identity_provider import IdentityServer, _Handler
+
+from support.identity_provider import IdentityServer, _Handler
 
 
 @dataclass

@@ -16,9 +16,9 @@ from datetime import datetime
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
-from servers import DovecotServer
 
 from intake.config.settings_types import MailboxSettings, Secret
+from support.servers import DovecotServer
 
 
 @dataclass(frozen=True)

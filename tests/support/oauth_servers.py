@@ -6,7 +6,7 @@
 - An aiosmtpd whose handler offers XOAUTH2 only, checking the same tokens and
   refusing others as Exchange Online does (535 5.7.3).
 
-Fixtures (load with `pytest_plugins = ("oauth_servers",)`): `identity`
+Fixtures (load with `pytest_plugins = ("support.oauth_servers",)`): `identity`
 (session), `oauth_dovecot_server` (session), `oauth_app` (per test: a fresh
 app registration and a mailbox only it may open), `oauth_smtp` and
 `msal_http` (per test).
@@ -23,13 +23,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
-from dovecot_account import DovecotAccount
-from identity_provider import App, IdentityServer, LoopbackHttpClient
-from servers import HOST, DovecotServer, free_port
-from smtp_server import ReceivedMail, RecordingHandler
-from support.settings import settings_text
 
 from intake.config.settings_types import OAuth2Settings, Secret, SmtpSettings
+from support.dovecot_account import DovecotAccount
+from support.identity_provider import App, IdentityServer, LoopbackHttpClient
+from support.servers import HOST, DovecotServer, free_port
+from support.settings import settings_text
+from support.smtp_server import ReceivedMail, RecordingHandler
 
 # -- Dovecot with the oauth2 passdb ------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Word (.docx) maker behind tests/forms.py: headings and label | answer tables."""
+"""Word (.docx) maker behind tests/support/forms.py: headings and label | answer tables."""
 
 from __future__ import annotations
 
