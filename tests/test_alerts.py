@@ -7,6 +7,7 @@ refuses. Then through record(): a trigger turned off stops its alert.
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import pytest
 from support import RULES
 from support.forms import SAMPLE_VALUES
 from support.mail import referral_email
+from support.settings import MASH
 
 from intake.config.paths import project_dir
 from intake.domain.alerts import (
@@ -124,6 +126,25 @@ ROWS = [
         rules=off(T.FORGED_CORRECTION)),
     Row("all off", AlertFacts(URGENT_REVIEW, raised=True, forged=True), NONE,
         rules=off(*Trigger)),
+    # -- a message the service failed on (the pipeline's error path, jobs/retry.py) -------
+    Row("failed: at once", AlertFacts(REVIEW, failed=True), ALERT,
+        because=(T.PROCESSING_FAILED,)),
+    Row("failed, manual review off: still at once", AlertFacts(REVIEW, failed=True), ALERT,
+        because=(T.PROCESSING_FAILED,), rules=off(T.MANUAL_REVIEW)),
+    Row("failed, every other trigger off: still at once", AlertFacts(REVIEW, failed=True),
+        ALERT, because=(T.PROCESSING_FAILED,),
+        rules=off(*(t for t in Trigger if t is not T.PROCESSING_FAILED))),
+    Row("failed, held by the rules: a burst may hold it", AlertFacts(REVIEW, failed=True),
+        HOLD, because=(T.PROCESSING_FAILED,),
+        rules=AlertRules({**DEFAULT_ACTIONS, T.PROCESSING_FAILED: HOLD})),
+    Row("failed, manual review at once: not its trigger, held as processing_failed says",
+        AlertFacts(REVIEW, failed=True), HOLD, because=(T.PROCESSING_FAILED,),
+        rules=AlertRules({**DEFAULT_ACTIONS, T.MANUAL_REVIEW: ALERT,
+                          T.PROCESSING_FAILED: HOLD})),
+    Row("failed again, already alerted: nothing", AlertFacts(REVIEW, failed=True,
+                                                             review_alerted=True), NONE),
+    Row("failed, its words unknown: not urgent, not a review reason",
+        AlertFacts(URGENT_REVIEW, failed=True), ALERT, because=(T.PROCESSING_FAILED,)),
 ]
 
 
@@ -165,6 +186,28 @@ def test_a_trigger_left_out_keeps_its_default_and_one_set_takes_effect(rules_dir
     assert loaded.burst == BurstRule()
 
 
+def test_processing_failed_may_be_held_for_a_burst(rules_dir):
+    write_alerts(rules_dir, 'processing_failed = "hold"')
+    assert load_rules(rules_dir).alerts.action(T.PROCESSING_FAILED) is HOLD
+
+
+def test_processing_failed_none_is_one_line_that_stops_check_config(rules_dir, tmp_path,
+                                                                     capsys):
+    from support.settings import settings_text
+
+    from intake.cli import main
+
+    write_alerts(rules_dir, 'processing_failed = "none"')
+    config = tmp_path / "settings.toml"
+    config.write_text(settings_text(mailbox={"path": "mail", "address": None},
+                                    smtp={"shadow_folder": "out"},
+                                    rules={"path": str(rules_dir)}))
+    assert main(["--config", str(config), "check-config"]) == 2
+    said = [line for line in capsys.readouterr().err.splitlines() if "processing_failed" in line]
+    assert said == ['[rules] alerts.toml triggers.processing_failed: "none" is not allowed: a '
+                    "message the service failed on must reach the MASH (use alert or hold)"]
+
+
 def test_without_alerts_toml_the_shipped_defaults_apply(rules_dir):
     (rules_dir / "alerts.toml").unlink()
     assert load_rules(rules_dir).alerts == AlertRules()
@@ -175,7 +218,10 @@ def test_without_alerts_toml_the_shipped_defaults_apply(rules_dir):
     ('urgnet = "alert"', "", "unknown trigger 'urgnet' (known: urgent, manual_review,"),
     ('urgent = "yes"', "", "triggers.urgent: unknown action 'yes' (use alert, hold, none)"),
     ('urgent = true', "", "triggers.urgent: unknown action True"),
-    ('urgent = "hold"', "", "triggers.urgent: only manual_review can be held for a burst"),
+    ('urgent = "hold"', "", "triggers.urgent: only manual_review, processing_failed can be "
+     "held for a burst"),
+    ('processing_failed = "none"', "", 'triggers.processing_failed: "none" is not allowed: '
+     "a message the service failed on must reach the MASH (use alert or hold)"),
     ('forged_correction = "hold"', "", "triggers.forged_correction: only manual_review"),
     ("", "[manual_review_burst]\nthreshold = 0", "threshold must be 1 or more"),
     ("", "[manual_review_burst]\nminutes = 'ten'", "manual_review_burst: could not convert"),
@@ -290,3 +336,93 @@ def test_with_the_shipped_rules_a_correction_that_makes_it_urgent_alerts(store, 
     loud = record_one(store, settings, SHIPPED, reply, URGENT_FORM, uid=2)
     assert loud.outcome == "correction" and "alert" in loud.queued
     assert alerts_queued(store) == [f"[{first.reference}] Prevent referral: URGENT"]
+
+
+# -- the error path ---------------------------------------------------------------------
+
+def fail_to_decide(monkeypatch) -> None:
+    """A bug in the decision: every message goes down the pipeline's error path, and
+    fails again when retried."""
+    def broken(ctx):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr("intake.runtime.pipeline.decide", broken)
+    monkeypatch.setattr("intake.jobs.retry.decide", broken)
+
+
+def test_with_manual_review_off_a_message_that_fails_still_alerts_the_mash(
+        store, settings, rules_dir, monkeypatch, caplog):
+    write_alerts(rules_dir, 'manual_review = "none"\nnewly_manual_review = "none"')
+    alerts = load_rules(rules_dir).alerts
+    fail_to_decide(monkeypatch)
+    shunted = record_one(store, settings, alerts, referral_email(), URGENT_FORM, uid=1)
+    assert (shunted.status, shunted.reason) == ("manual_review", "error")
+    assert "could not process; recorded for manual review" in caplog.text
+    (alert,) = store.query("SELECT recipients, intake_id FROM outbox WHERE kind = 'alert'")
+    assert json.loads(alert["recipients"]) == list(settings.alert_to) == [MASH]
+    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]
+
+    # The same rules, a scan read without fault: manual_review = "none" holds.
+    monkeypatch.undo()
+    quiet = record_one(store, settings, alerts,
+                       referral_email(message_id="<scan-2@school.example.org>"), SCAN, uid=2)
+    assert (quiet.status, quiet.queued) == ("manual_review", ("ack",))
+    assert len(alerts_queued(store)) == 1
+
+
+def test_a_failed_message_whose_alert_could_not_be_written_is_still_recorded(
+        store, settings, monkeypatch, caplog):
+    fail_to_decide(monkeypatch)
+
+    def no_alert(*args, **kwargs):
+        raise RuntimeError("the composer's own fault")
+    monkeypatch.setattr("intake.runtime.pipeline.queue_alert", no_alert)
+    shunted = record_one(store, settings, SHIPPED, referral_email(), URGENT_FORM, uid=1)
+    assert (shunted.status, shunted.reason) == ("manual_review", "error")
+    assert "PRV-2026-00001 alert could not be written: RuntimeError" in caplog.text
+    assert alerts_queued(store) == []
+    (row,) = store.query("SELECT status, review_reason FROM intakes")
+    assert tuple(row) == ("manual_review", "error")
+
+
+def test_a_retry_that_fails_again_queues_the_alert_the_error_path_could_not(
+        store, settings, monkeypatch):
+    from intake.domain.models import RawMessage
+    from intake.jobs.retry import retry_errors
+
+    class NoForms:
+        def extract_many(self, attachment_lists):
+            return [Extraction("none") for _ in attachment_lists]
+
+    fail_to_decide(monkeypatch)
+    pipeline = Pipeline(settings, store, RULES, NoForms(),  # type: ignore[arg-type]
+                        Composer(settings, settings.templates_dir))
+    message = referral_email()
+    raw = RawMessage("INBOX", 1, 1, NOW, message, len(message))
+    email = parse(message)
+    with monkeypatch.context() as patched:
+        patched.setattr("intake.runtime.pipeline.queue_alert",
+                        lambda *args, **kwargs: 1 / 0)
+        pipeline.record_one(raw, email, URGENT_FORM, content_hash(raw, email), NOW,
+                            first_delivery=None)
+    assert alerts_queued(store) == []
+    assert retry_errors(pipeline, NOW) == [
+        "PRV-2026-00001 retried: failed again (RuntimeError); still for manual review"]
+    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]
+    retry_errors(pipeline, NOW)  # fails again: the MASH was told once, not at every start
+    assert len(alerts_queued(store)) == 1
+
+
+def test_a_deadline_that_cannot_be_set_does_not_stop_the_error_path(store, settings,
+                                                                    monkeypatch, caplog):
+    fail_to_decide(monkeypatch)
+
+    def half_written(store, intake, settings, now):
+        store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
+                           "VALUES (?, ?, 1)", (intake["id"], "2026-11-20T10:00:00+00:00"))
+        raise ValueError("rules/screening.toml is the fault")
+    monkeypatch.setattr("intake.runtime.pipeline.set_deadline", half_written)
+    shunted = record_one(store, settings, SHIPPED, referral_email(), URGENT_FORM, uid=1)
+    assert (shunted.status, shunted.reason) == ("manual_review", "error")
+    assert "PRV-2026-00001 screening deadline could not be set: ValueError" in caplog.text
+    assert store.query("SELECT * FROM screening") == []  # its half undone, nothing else
+    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]

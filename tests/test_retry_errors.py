@@ -63,6 +63,29 @@ def test_an_error_intake_is_retried_at_the_next_start_and_gets_its_reply_and_ale
     assert "retried" not in third.stderr and len(subjects(smtp_server)) == 3
 
 
+def test_an_error_intake_gets_its_screening_deadline_at_once_like_any_new_referral(
+        tmp_path, dovecot, smtp_server):
+    templates = tmp_path / "our-templates"
+    shutil.copytree(ROOT / "templates", templates)
+    ack = templates / "acknowledgement.txt.j2"
+    ack.write_text(FAULT + ack.read_text())
+    broken = write_settings(tmp_path, dovecot, smtp_server,
+                            extra=f'[rules]\ntemplates = "{templates}"\n')
+    # Friday 20 November 2026, 09:00 GMT: normal priority, 24 working hours of 09:00-17:00.
+    dovecot.append(referral_email([make_form("docx", SAMPLE_VALUES)]),
+                   when=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    first = intake(broken, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    assert "could not process; recorded for manual review" in first.stderr
+    assert "screening deadline could not be set" not in first.stderr
+    (row,) = [json.loads(line) for line in intake(broken, "export", "--format", "jsonl")
+              .stdout.splitlines()]
+    assert (row["status"], row["review_reason"]) == ("manual_review", "error")
+    assert row["screening_due"] == "2026-11-24T17:00:00+00:00"
+    shown = intake(broken, "show", "PRV-2026-00001").stdout
+    assert "screening-due" in shown
+
+
 def test_an_error_that_fails_again_stays_for_manual_review_and_says_so(
         tmp_path, dovecot, smtp_server):
     templates = tmp_path / "our-templates"

@@ -4,7 +4,8 @@ pure function that applies it.
 Each way an intake can need the MASH's eyes is a trigger; rules/alerts.toml says
 what each trigger does: `alert` (queued at once), `hold` (manual review only: at
 once, unless a burst of them holds it for one alert together, mail/bursts.py) or
-`none`. The callers (store/record.py, store/followup.py, jobs/reread.py,
+`none` (refused for processing_failed: NEVER_NONE). The callers (store/record.py,
+store/followup.py, jobs/reread.py,
 jobs/retry.py, ops/accept.py, the pipeline's error path) give the facts of an
 intake before and after, as values; `alerts_for` says which alerts to queue.
 Loaded and checked with the other rules in rules.py.
@@ -27,6 +28,7 @@ class Trigger(StrEnum):
     NEWLY_URGENT = "newly_urgent"  # a correction, a reread or an accept made it urgent
     NEWLY_MANUAL_REVIEW = "newly_manual_review"  # a correction or a reread put it in review
     FORGED_CORRECTION = "forged_correction"  # a correction from the referrer failed DMARC
+    PROCESSING_FAILED = "processing_failed"  # the service failed on a message (error path)
 
 
 class AlertAction(StrEnum):
@@ -35,8 +37,12 @@ class AlertAction(StrEnum):
     NONE = "none"  # no alert
 
 
-# The only trigger whose alerts a burst may hold: the burst's one alert lists review reasons.
-HOLDABLE = frozenset({Trigger.MANUAL_REVIEW})
+# The triggers whose alerts a burst may hold: the burst's one alert lists review reasons
+# (a failed message is in manual review too, review reason `error`).
+HOLDABLE = frozenset({Trigger.MANUAL_REVIEW, Trigger.PROCESSING_FAILED})
+# The triggers that may not be "none": a message nobody could read, told to nobody, is the
+# referral lost that this service exists to prevent.
+NEVER_NONE = frozenset({Trigger.PROCESSING_FAILED})
 
 # What the shipped rules/alerts.toml says; a trigger a council's copy leaves out keeps this.
 DEFAULT_ACTIONS: Mapping[Trigger, AlertAction] = MappingProxyType({
@@ -46,6 +52,7 @@ DEFAULT_ACTIONS: Mapping[Trigger, AlertAction] = MappingProxyType({
     Trigger.NEWLY_URGENT: AlertAction.ALERT,
     Trigger.NEWLY_MANUAL_REVIEW: AlertAction.ALERT,
     Trigger.FORGED_CORRECTION: AlertAction.ALERT,
+    Trigger.PROCESSING_FAILED: AlertAction.ALERT,
 })
 
 
@@ -81,6 +88,7 @@ class AlertFacts:
     raised: bool = False  # newly found about someone referred lately (store/links.py)
     forged: bool = False  # a correction from the referrer's address that failed DMARC
     review_alerted: bool = False  # the MASH was already told it needs a person (a retry)
+    failed: bool = False  # the service failed on the message: recorded for a person to read
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,10 @@ def fired(facts: AlertFacts) -> tuple[Trigger, ...]:
     """The triggers the facts meet, whatever the rules make of them."""
     after, before = facts.after, facts.before
     found: list[Trigger] = []
-    if before is None:
+    if facts.failed:  # what it says is not known: neither urgent nor a review reason
+        if not facts.review_alerted:
+            found.append(Trigger.PROCESSING_FAILED)
+    elif before is None:
         if after.priority == Priority.URGENT:
             found.append(Trigger.URGENT)
         if after.status == Status.MANUAL_REVIEW and not facts.review_alerted:

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from ..config.paths import project_dir
-from .alerts import DEFAULT_ACTIONS, HOLDABLE, AlertAction, AlertRules, BurstRule, Trigger
+from .alerts import (
+    DEFAULT_ACTIONS,
+    HOLDABLE,
+    NEVER_NONE,
+    AlertAction,
+    AlertRules,
+    BurstRule,
+    Trigger,
+)
 from .errors import SettingsError
 
 VALIDATORS = ("text", "date-of-birth", "date", "email", "yes-no")
@@ -219,6 +227,10 @@ def _alert_rules(directory: Path, problems: list[str]) -> AlertRules:
         elif value == AlertAction.HOLD and trigger not in HOLDABLE:
             problems.append(f"[rules] alerts.toml triggers.{name}: only "
                             f"{', '.join(sorted(HOLDABLE))} can be held for a burst")
+        elif value == AlertAction.NONE and trigger in NEVER_NONE:
+            problems.append(f"[rules] alerts.toml triggers.{name}: \"none\" is not allowed: "
+                            "a message the service failed on must reach the MASH (use alert "
+                            "or hold)")
         else:
             actions[trigger] = AlertAction(value)
     burst_spec = spec.get("manual_review_burst", {})

@@ -1,13 +1,15 @@
 """At each start, take again every message that could not be processed (`error`).
 
 A message that raised while being recorded was kept whole, as an intake for
-manual review with review_reason `error`, alerted if the alert could be
-written. Once the cause is fixed (a template, a rule, a bug), the next start
-reads it again from the store: the intake gets its real verdict, the reply
-and alert it owes are queued, and the audit trail says so (`retried`). A
-message that turns out to belong elsewhere (a correction, a note, not a
-referral) is recorded there and the stand-in intake closed, audited. If it
-fails again it stays as it was, with `retry-failed` in its trail.
+manual review with review_reason `error`, alerted (rules/alerts.toml
+processing_failed) if the alert could be written. Once the cause is fixed (a
+template, a rule, a bug), the next start reads it again from the store: the
+intake gets its real verdict, the reply and alert it owes are queued, and the
+audit trail says so (`retried`). A message that turns out to belong elsewhere
+(a correction, a note, not a referral) is recorded there and the stand-in
+intake closed, audited. If it fails again it stays as it was, with
+`retry-failed` in its trail, and its processing_failed alert is queued if it
+never was (the first could not be written).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
 from ..domain.models import RawMessage
-from ..domain.records import Intake, Kind, Outcome
+from ..domain.records import Intake, Kind, Outcome, Status
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
@@ -53,12 +55,38 @@ def retry_errors(pipeline: Pipeline, now: datetime) -> list[str]:
                 pipeline.store.audit("retry-failed", intake_id=row["intake_id"],
                                      message_row=row["message_row"], at=now,
                                      error=type(err).__name__)
+                _alert_failed(pipeline, row["intake_id"], now)
             log.debug("%s retry traceback", row["reference"], exc_info=True)
             lines.append(f"{row['reference']} retried: failed again ({type(err).__name__}); "
                          "still for manual review")
     for line in lines:
         log.info("%s", line)
     return lines
+
+
+def _alerted(pipeline: Pipeline, intake_id: int) -> bool:
+    """The MASH was told about the intake: an alert queued, or held for a burst's."""
+    return bool(pipeline.store.query(
+        "SELECT 1 FROM outbox WHERE intake_id = ? AND kind = ? UNION ALL "
+        "SELECT 1 FROM alert_batch WHERE intake_id = ?", (intake_id, Kind.ALERT, intake_id)))
+
+
+def _alert_failed(pipeline: Pipeline, intake_id: int, now: datetime) -> None:
+    """Inside the retry-failed transaction: the processing_failed alert the error path
+    could not write, if it can be written now."""
+    planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True,
+                                    review_alerted=_alerted(pipeline, intake_id)),
+                         pipeline.rules.alerts)
+    intake = pipeline.store.intake_by_id(intake_id)
+    if intake is None:
+        return
+    try:
+        with pipeline.store.savepoint("alert"):
+            queue_alert(pipeline.store, pipeline.composer, planned, intake, now,
+                        pipeline.burst_rule)
+    except Exception as alert_err:  # the failure may be the composer's own
+        log.error("%s alert could not be written: %s", intake.reference,
+                  type(alert_err).__name__)
 
 
 def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
@@ -123,12 +151,11 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: I
         queue(store, composer.acknowledgement(updated), kind=Kind.ACK, intake_id=intake.id,
               now=now)
         queued.append("ack")
-    alerted = store.query("SELECT 1 FROM outbox WHERE intake_id = ? AND kind = ?",
-                          (intake.id, Kind.ALERT))
+    alerted = _alerted(pipeline, intake.id)
     # Its first alert (if it could be written) said "manual review": a retry says
     # "urgent" now, or "manual review" if that one could not be written; never held.
     planned = alerts_for(AlertFacts(State(verdict.status, verdict.priority),
-                                    raised=followup.raised, review_alerted=bool(alerted)),
+                                    raised=followup.raised, review_alerted=alerted),
                          ctx.rules.alerts)
     queued += queue_alert(store, composer, planned, updated, now,
                           earlier=followup.earlier_referrals)

@@ -36,6 +36,7 @@ from ..store.followup import queue_alert
 from ..store.lookup import Deliveries, known_about
 from ..store.record import Recorded, record
 from ..store.rows import insert_intake, insert_message
+from ..store.screening_clock import set_deadline
 
 log = logging.getLogger("intake")
 
@@ -168,26 +169,34 @@ class Pipeline:
         uid = raw.uid if position is None else position
         with store.transaction():
             message_row = insert_message(store, raw, email, digest, outcome=Outcome.INTAKE,
-                                         reason=ReviewReason.ERROR, kept=raw.data, sender_auth=None,
-                                         now=now)
+                                         reason=ReviewReason.ERROR, kept=raw.data,
+                                         sender_auth=None, now=now)
             intake = insert_intake(store, raw, email, message_row, {
                 "status": Status.MANUAL_REVIEW, "review_reason": ReviewReason.ERROR,
                 "source": extraction.source}, folder=None, now=now)
             intake_id, reference = intake.id, intake.reference
             store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
                         error=type(err).__name__)
-            # A manual-review intake: alerted as rules/alerts.toml say (never held in a
-            # burst), if the alert can be written.
-            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW)), self.rules.alerts)
+            # Its screening deadline, as any new referral's, if it can be set.
             try:
-                queue_alert(store, self.composer, planned, intake, now)
+                with store.savepoint("deadline"):
+                    set_deadline(store, intake, self.settings, now)
+            except Exception as clock_err:  # e.g. rules/screening.toml is the fault
+                log.error("%s screening deadline could not be set: %s", reference,
+                          type(clock_err).__name__)
+            # Alerted as rules/alerts.toml's processing_failed says (never "none"), whatever
+            # manual_review says, if the alert can be written.
+            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True),
+                                 self.rules.alerts)
+            try:
+                with store.savepoint("alert"):
+                    queue_alert(store, self.composer, planned, intake, now, self.burst_rule)
             except Exception as alert_err:  # the failure may be the composer's own
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)
             store.set_folder_state(raw.folder, raw.uidvalidity, uid)
         return Recorded(raw.uid, Outcome.INTAKE, reference, Status.MANUAL_REVIEW,
-                        ReviewReason.ERROR,
-                        message_row=message_row)
+                        ReviewReason.ERROR, message_row=message_row)
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:

@@ -140,6 +140,20 @@ class Store:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """Inside a transaction: the writes of the block, undone alone if it raises (the
+        error is raised on); the rest of the transaction goes on."""
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:  # SQLite may have rolled the whole of it back
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
