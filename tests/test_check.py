@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 
 import pytest
 from support import RULES
 from support.mail import referral_email
 
+from intake.config.paths import project_dir
 from intake.domain.check import check, parse_date
-from intake.domain.models import Extraction
+from intake.domain.models import Extraction, Finding
+from intake.mail.compose import template_env
+from intake.mail.finding_words import FindingWords
 from intake.mail.parse import parse
 
 RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -28,6 +31,12 @@ FULL = {
     "referrer_phone": "020 7946 0000",
     "referrer_email": "jo.teacher@school.example.org",
 }
+WORDS = FindingWords(template_env(project_dir("templates")), None)
+
+
+def said(finding: Finding) -> str:
+    """A finding as the shipped templates/_findings.j2 says it."""
+    return WORDS.sentence(asdict(finding))
 EMAIL = parse(referral_email())
 
 
@@ -86,7 +95,8 @@ def test_each_required_field_missing_makes_it_incomplete(key):
     assert verdict.status == "incomplete"
     [finding] = verdict.findings
     assert (finding.rule, finding.field, finding.label) == ("required", key, RULES.field(key).label)
-    assert finding.message == f"Not given: {RULES.field(key).label}"
+    assert (finding.code, finding.values) == ("required", {})
+    assert said(finding) == f"Not given: {RULES.field(key).label}"
 
 
 @pytest.mark.parametrize(
@@ -108,7 +118,7 @@ def test_placeholders_are_not_answers(value, missing):
 
 def test_finding_wording_uses_the_form_s_own_labels():
     verdict = run(changed(subject_surname="", subject_dob="31/02/2010"))
-    assert [f.message for f in verdict.findings] == [
+    assert [said(f) for f in verdict.findings] == [
         "Not given: Surname",
         "Not a valid date: Date of Birth (DD/MM/YYYY)",
     ]
@@ -270,7 +280,8 @@ def test_the_age_of_majority_and_the_oldest_age_are_rules_not_code():
     at_ninety = replace(RULES, max_age_years=90)
     verdict = check(old, FORM, EMAIL, RECEIVED, at_ninety, mailbox_address=MAILBOX)
     assert verdict.invalid == ("subject_dob",) and verdict.age_band is None
-    assert [f.message for f in verdict.findings] == [
+    assert [(f.code, f.values) for f in verdict.findings] == [("too-old", {"years": 90})]
+    assert [said(f) for f in verdict.findings] == [
         "Date is more than 90 years ago: Date of Birth (DD/MM/YYYY)"]
 
 

@@ -78,8 +78,11 @@ def _intake(**extra: Any) -> Intake:
         reply_to="referrer@example.org", received_at=SAMPLE_AT, last_message_at=SAMPLE_AT,
         status=Status.INCOMPLETE, priority=Priority.NORMAL, age_band=None,
         findings=({"rule": "required", "field": "referrer_phone",
-                   "label": "Contact Telephone Number", "message": "Not given"},),
-        missing=("referrer_phone",), cc_missing=("mashagency@lewisham.gov.uk",),
+                   "label": "Contact Telephone Number", "code": "required", "values": {}},
+                  {"rule": "date-of-birth", "field": "subject_dob",
+                   "label": "Date of Birth", "code": "too-old", "values": {"years": 120}}),
+        missing=("referrer_phone",), invalid=("subject_dob",),
+        cc_missing=("mashagency@lewisham.gov.uk",),
     )
     return replace(sample, **extra)
 

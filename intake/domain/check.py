@@ -1,8 +1,9 @@
 """check: the answers of one referral -> Verdict (referral-form.md, "Checks").
 
 Pure: no I/O, no clock. Each field's validator (rules/fields.toml) maps to a
-small function below; every finding's wording comes from MESSAGES, the one
-place the referrer-facing text lives.
+small function below. A finding is a code (its kind) with the values its wording
+needs; the referrer-facing text is templates/_findings.j2's, said when a message or
+page is made, so new wording reaches open intakes too.
 """
 
 from __future__ import annotations
@@ -24,18 +25,7 @@ CHILD, ADULT = AgeBand.CHILD, AgeBand.ADULT
 FORM_KEY = "form"
 FORM_LABEL = "Prevent National Referral Form"
 
-# What the referrer is told, by finding kind. {label} is the form's own wording;
-# {years} the oldest plausible age (rules/fields.toml [ages] max_age_years).
-MESSAGES: dict[str, str] = {
-    "required": "Not given: {label}",
-    "form": "No referral form was attached: {label}",
-    "not-a-date": "Not a valid date: {label}",
-    "future-date": "Date is after the day the referral was received: {label}",
-    "too-old": "Date is more than {years} years ago: {label}",
-    "email": "Not a valid email address: {label}",
-    "yes-no": "Please answer Yes or No: {label}",
-    "recipients": "Not addressed to or copied in: {label}",
-}
+TOO_OLD = "too-old"  # its wording names the oldest plausible age: rules.max_age_years
 
 MONTHS = {
     name: number
@@ -109,7 +99,7 @@ def _date_of_birth(value: str, received: date, rules: Rules) -> str | None:
     if born > received:
         return "future-date"
     if born < years_before(received, rules.max_age_years):
-        return "too-old"
+        return TOO_OLD
     return None
 
 
@@ -139,8 +129,10 @@ VALIDATORS: dict[str, Callable[[str, date, Rules], str | None]] = {
 
 
 def finding(rule: str, field: str, label: str, rules: Rules, kind: str | None = None) -> Finding:
-    text = MESSAGES[kind or rule].format(label=label, years=rules.max_age_years)
-    return Finding(rule, field, label, text)
+    """A finding of `kind` (by default the rule's own id), with the values its wording needs."""
+    code = kind or rule
+    values = {"years": rules.max_age_years} if code == TOO_OLD else {}
+    return Finding(rule, field, label, code, values)
 
 
 def is_given(value: str | None, rules: Rules) -> bool:

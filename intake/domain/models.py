@@ -80,12 +80,14 @@ class Extraction:
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing wrong with a referral, in words from rules/."""
+    """One thing wrong with a referral, as a code, not words: a message or page says it
+    through templates/_findings.j2 when it is made (intake/mail/finding_words.py)."""
 
     rule: str  # kebab-case rule id, e.g. "required", "date-of-birth", "recipients"
     field: str  # canonical key, or the missing address for "recipients"
-    label: str  # the form's own wording of the question (or the address)
-    message: str  # what to tell the referrer
+    label: str  # the question's wording when found: shown only for a key rules/ no longer has
+    code: str  # what was found: required, form, not-a-date, future-date, too-old, email, ...
+    values: dict[str, int] = field(default_factory=dict)  # what its wording needs: years
 
 
 @dataclass(frozen=True)

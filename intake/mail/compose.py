@@ -24,6 +24,7 @@ from ..config.paths import project_dir
 from ..config.settings_types import Settings
 from ..domain.clock import parse_iso, utcnow
 from ..domain.records import LOOP_HEADER, Intake, Kind, Priority, Status
+from .finding_words import FINDINGS, FindingWords, finding_line
 
 # 7bit: bodies go out quoted-printable or base64, so no server needs 8BITMIME.
 _POLICY = policy.default.clone(cte_type="7bit")
@@ -40,7 +41,7 @@ def clean_header(value: object) -> str:
 # Files added to templates/ since a council may have copied the folder: taken from the
 # council's own folder when it has them, else from the shipped one.
 SUBJECTS = "_subjects.j2"
-_NEWER_FILES = frozenset({SUBJECTS})
+_NEWER_FILES = frozenset({SUBJECTS, FINDINGS})
 
 
 class _ShippedNewerFiles(jinja2.BaseLoader):
@@ -76,6 +77,12 @@ def render_subject(env: jinja2.Environment, template: str, **values: Any) -> str
     return clean_header(macro(**values))
 
 
+def finding_words(settings: Settings) -> FindingWords:
+    """How the web page and `intake show` say findings: as replies and reminders do."""
+    folder = settings.templates_dir or project_dir("templates")
+    return FindingWords(template_env(folder), settings.rules_dir)
+
+
 class Composer:
     """Builds acknowledgements, reminders, alerts (and, via message(), the digest)."""
 
@@ -83,6 +90,7 @@ class Composer:
         self.settings = settings
         self.templates_dir = Path(templates_dir) if templates_dir else project_dir("templates")
         self.env = template_env(self.templates_dir)
+        self.findings = FindingWords(self.env, settings.rules_dir)
         self.sender = clean_header(settings.smtp.sender)
         address = parseaddr(self.sender)[1]
         self.domain = address.rpartition("@")[2] or "localhost"
@@ -239,13 +247,13 @@ class Composer:
             if finding.get("rule") == _RECIPIENTS_RULE or field in cc_missing:
                 continue  # listed with the request to forward the email
             covered.add(field)
-            findings.append(_finding_text(finding.get("label"), finding.get("message")))
+            findings.append(self.findings.line(finding))
         # Keys the checker flagged without a finding (should not happen): named plainly.
         for key in [*intake.missing, *intake.invalid]:
             if key not in covered:
                 covered.add(key)
                 label = "" if key == "form" else key.replace("_", " ")
-                findings.append(_finding_text(label, _FALLBACK.get(key, "Please check this.")))
+                findings.append(finding_line(label, _FALLBACK.get(key, "Please check this.")))
         return {
             "reference": clean_header(intake.reference),
             "received": self._local_time(intake.received_at),
@@ -259,14 +267,6 @@ class Composer:
 
 
 _FALLBACK = {"form": "No referral form was attached to your email."}
-
-
-def _finding_text(label: object, message: object) -> str:
-    """One line a referrer acts on: the form's label, then what to do."""
-    label, message = str(label or "").strip(), str(message or "").strip()
-    if label and label not in message:
-        return f"{label}: {message}" if message else label
-    return message or label
 
 
 def _single_address(value: object) -> str:

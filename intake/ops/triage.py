@@ -19,6 +19,7 @@ from ..domain.errors import SettingsError
 from ..domain.records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, Status
 from ..domain.rules import load_rules
 from ..domain.safe_text import visible
+from ..mail.compose import finding_words
 from ..mail.outbox import smtp_code
 from ..store.answers import history_lines
 from ..store.database import Store
@@ -238,8 +239,9 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
 
     lines += show_lines(store, settings, intake, utcnow())
     lines += ["", "Findings"]
+    words = finding_words(settings)
     for finding in intake.findings:
-        lines.append(f"  {finding.get('field', '')}: {finding.get('message', '')}")
+        lines.append(f"  {finding.get('field', '')}: {words.sentence(finding)}")
     if not intake.findings:
         lines.append("  (none)")
 

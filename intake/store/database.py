@@ -26,6 +26,7 @@ from ..config.paths import make_private_dir
 from ..domain.clock import iso, utcnow
 from ..domain.errors import StoreError, StoreLockedError
 from ..domain.records import Intake, format_reference
+from .finding_codes import coded_findings
 from .schema import MIGRATIONS, statements
 
 LOW_SPACE_BYTES = 1024 * 1024  # below this, a failed write is put down to a full disk
@@ -83,6 +84,7 @@ class Store:
     # -- lifecycle -------------------------------------------------------
 
     def _migrate(self) -> None:
+        self.conn.create_function("coded_findings", 1, coded_findings, deterministic=True)
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS migrations "
             "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -261,6 +261,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX alert_batch_waiting ON alert_batch(outbox_id);
         """,
     ),
+    (
+        # issue 15: findings are codes, said in today's wording when shown; sentences stored
+        # before are read back to codes by coded_findings (finding_codes.py, registered by
+        # database.py); one that maps to none stays as it is.
+        "i15-finding-codes",
+        """
+        UPDATE intakes SET findings = coded_findings(findings)
+            WHERE findings LIKE '%"message"%';
+        """,
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from ..domain.models import Attachment
 from ..domain.records import AgeBand, Intake, Status
 from ..domain.rules import load_rules
 from ..jobs.digest import day_counts, digest_counts
+from ..mail.compose import finding_words
 from ..mail.parse import parse
 from ..ops.triage import close_intake, gaps, triage_rows, undelivered
 from ..store import links, screening_clock
@@ -145,6 +146,12 @@ def answers(settings: Settings, intake: Intake) -> list[Answer]:
     order += sorted(key for key in intake.fields if key not in labels)
     return [Answer(labels.get(key, key), str(intake.fields[key]), intake.field_sources.get(key))
             for key in order]
+
+
+def findings(settings: Settings, intake: Intake) -> list[str]:
+    """What each finding says, in today's wording and labels (as the next reminder says it)."""
+    words = finding_words(settings)
+    return [words.sentence(finding) for finding in intake.findings]
 
 
 def thread(store: Store, settings: Settings, intake_id: int) -> list[ThreadMessage]:

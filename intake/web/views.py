@@ -149,6 +149,7 @@ def intake_page(reference: str) -> str:
     queries.record_access(store, intake, "viewed", who, utcnow())
     return render_template(
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
+        findings=queries.findings(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
         errors={}, form={}, **_issue17(store, settings, intake))
@@ -185,6 +186,7 @@ def _again(intake: Intake, errors: dict[str, str]) -> tuple[str, int]:
     store, settings = _store(), _settings()
     return render_template(
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
+        findings=queries.findings(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
         errors=errors, form=request.form, **_issue17(store, settings, intake)), 400
