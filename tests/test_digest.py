@@ -92,9 +92,9 @@ def test_open_list_spans_every_day_with_initials_only(store: Store, settings: Se
         (old.reference, "J.O.", 19, 3, "no response"),
         (bounced.reference, "M.Ó.", 3, 0, "referrer could not be reached"),
     ]
-    assert digest.open[1].missing == ("subject_dob",)
-    assert digest.open[2].missing == ("referrer_email (invalid)",)
-    assert digest.open[0].missing == ("review: scan",)
+    assert digest.open[1].missing == ("Date of birth",)
+    assert digest.open[2].missing == ("Referrer's email (invalid)",)
+    assert digest.open[0].missing == ("Scan or photo",)
     text, html = render_digest(digest)
     for reference in (old.reference, bounced.reference, review.reference):
         assert reference in text and reference in html

@@ -82,11 +82,12 @@ def test_table_shows_verdicts_and_notes_but_no_form_answers(store: Store,
                                 "open", "Sender", "auth", "Note"]
     by_ref = {line.split()[0]: line for line in lines[2:] if line.startswith("PRV-")}
     assert "2026-11-16 10:05" in by_ref[silent.reference]
-    assert "subject_dob, referrer_phone" in by_ref[silent.reference]
+    assert "Date of birth, Referrer's phone" in by_ref[silent.reference]
     assert by_ref[silent.reference].rstrip().endswith("no response")
-    assert "referrer_email (invalid)" in by_ref[bounced.reference]
+    assert "Referrer's email (invalid)" in by_ref[bounced.reference]
     assert "referrer could not be reached; junk folder" in by_ref[bounced.reference]
-    assert "review: scan" in by_ref[review.reference]
+    assert "Scan or photo" in by_ref[review.reference]
+    assert "subject_dob" not in table and "review: scan" not in table  # words, not keys
     assert [row.days_open for row in rows] == [4, 3, 0]
     assert "Okafor" not in table and "Jane" not in table
     # columns line up: every reference starts a line, the status column is aligned
@@ -158,3 +159,26 @@ def test_close_only_once(store: Store, settings: Settings) -> None:
     events = [e["event"] for e in store.audit_trail(intake.id)]
     assert events.count("closed") == 1
     assert triage_rows(store, settings, now=NOW) == []
+
+
+def test_what_is_missing_is_in_the_rules_short_words_and_keys_without_rules(
+        store: Store, settings: Settings) -> None:
+    from support import RULES
+
+    from intake.domain.records import Intake
+    from intake.ops.triage import gaps
+
+    row = add_intake(store, "2026-11-20T08:00:00+00:00", status="manual_review",
+                     missing=["form", "referrer_phone"], invalid=["referrer_email"],
+                     cc_missing=["preventreferrals@met.pnn.police.uk",
+                                 "mashagency@lewisham.gov.uk"], review_reason="encrypted")
+    intake = Intake.from_row(store.intake(row["reference"]))
+    assert gaps(intake, RULES) == ["Referral form", "Referrer's phone",
+                                   "Referrer's email (invalid)", "not copied in: Police, MASH",
+                                   "Password-protected"]
+    assert gaps(intake, RULES, recipients=False) == [
+        "Referral form", "Referrer's phone", "Referrer's email (invalid)", "Password-protected"]
+    assert gaps(intake) == ["form", "referrer_phone", "referrer_email (invalid)",
+                            "not copied in (2)", "review: encrypted"]
+    (listed,) = triage_rows(store, settings, now=NOW)
+    assert listed["missing_text"] == ", ".join(gaps(intake, RULES))

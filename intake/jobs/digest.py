@@ -33,6 +33,7 @@ from ..ops.triage import (
     gaps,
     held_kinds,
     notes,
+    rules_or_none,
     undelivered,
 )
 from ..store.database import Store
@@ -120,6 +121,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     items = []
     raised = raised_in_queue(store, settings)
     held = held_kinds(store)
+    rules = rules_or_none(settings)
     for intake in intakes:
         flags = notes(intake, settings.reminders.max, held.get(intake.id, set()))
         if intake.priority == Priority.URGENT:
@@ -130,7 +132,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reference=intake.reference,
             initials=initials(intake.fields),
             days_open=days_open(intake, now, timezone),
-            missing=tuple(gaps(intake)),
+            missing=tuple(gaps(intake, rules)),
             reminders_sent=intake.reminders_sent,
             note="; ".join(flags),
         ))

@@ -17,7 +17,7 @@ from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, local_day, parse_iso, utcnow
 from ..domain.errors import SettingsError
 from ..domain.records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, Status
-from ..domain.rules import load_rules
+from ..domain.rules import Rules, load_rules
 from ..domain.safe_text import visible
 from ..mail.compose import finding_words
 from ..mail.outbox import smtp_code
@@ -63,15 +63,38 @@ def days_open(intake: Intake, now: datetime, timezone: str) -> int:
     return max(0, (local_day(now, timezone) - received).days)
 
 
-def gaps(intake: Intake) -> list[str]:
-    """What stands between the intake and complete: keys only, never values."""
-    out = list(intake.missing)
-    out += [f"{key} (invalid)" for key in intake.invalid]
-    if intake.cc_missing:
-        out.append(f"not copied in ({len(intake.cc_missing)})")
+def rules_or_none(settings: Settings) -> Rules | None:
+    """The rules, for their wording; None when they do not load (the lists show keys)."""
+    try:
+        return load_rules(settings.rules_dir)
+    except SettingsError:
+        return None
+
+
+def gaps(intake: Intake, rules: Rules | None = None, *, recipients: bool = True) -> list[str]:
+    """What stands between the intake and complete, never values: in the rules' short
+    words ("Referrer's phone", "not copied in: Police", "Scan or photo"), keys without
+    them. `recipients=False`: not the required addresses missed (the queue's own column)."""
+    def name(key: str) -> str:
+        return rules.field_name(key) if rules else key
+
+    out = [name(key) for key in intake.missing]
+    out += [f"{name(key)} (invalid)" for key in intake.invalid]
+    if intake.cc_missing and recipients:
+        if rules and rules.recipient_names:
+            out.append(f"not copied in: {', '.join(not_copied(intake, rules))}")
+        else:
+            out.append(f"not copied in ({len(intake.cc_missing)})")
     if intake.status == Status.MANUAL_REVIEW:
-        out.append(f"review: {intake.review_reason or 'unknown'}")
+        code = intake.review_reason or "unknown"
+        word = rules.review_reason_names.get(code) if rules else None
+        out.append(word or f"review: {code}")
     return out
+
+
+def not_copied(intake: Intake, rules: Rules | None) -> list[str]:
+    """The required addresses not copied in, by the rules' names ("Police", "MASH")."""
+    return [rules.recipient_name(a) if rules else a for a in intake.cc_missing]
 
 
 def notes(intake: Intake, reminders_max: int, held: set[Kind] | None = None) -> list[str]:
@@ -152,6 +175,7 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
     held = held_kinds(store)
     waiting = {row[0] for row in store.query(
         "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
+    rules = rules_or_none(settings)
     rows = []
     for intake in store.intakes(" AND ".join(where), [*params, Priority.URGENT],
                                 order="priority = ? DESC, received_at, id"):
@@ -160,7 +184,7 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
             intake,
             received_local=intake.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
             days_open=days_open(intake, now, timezone),
-            missing_text=", ".join(gaps(intake)),
+            missing_text=", ".join(gaps(intake, rules)),
             note="; ".join(notes(intake, settings.reminders.max, kinds)
                            + (["correction waiting (intake accept)"]
                               if intake.id in waiting else [])),
@@ -303,10 +327,8 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
 
 def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
     """The keys in the order the form asks them (rules/fields.toml), then any others."""
-    try:
-        order = [rule.key for rule in load_rules(settings.rules_dir).fields]
-    except SettingsError:
-        order = []
+    rules = rules_or_none(settings)
+    order = [rule.key for rule in rules.fields] if rules else []
     known = [key for key in order if key in fields]
     return known + sorted(key for key in fields if key not in order)
 

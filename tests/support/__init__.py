@@ -7,7 +7,8 @@ helper modules beside this file.
 - forms.py (with forms_pdf.py, forms_docx.py, slow_pdf.py) and office.py: the
   referral forms, drawn by us or written by LibreOffice; mail.py: the emails.
 - harness.py: the `intake` command run for real; storefill.py: store rows for
-  tests of readers; web_kit.py: the web page's test client; settings.py: settings.
+  tests of readers; web_kit.py: the web page's test client; settings.py: settings;
+  alerting.py: one message through record, no servers, and the alerts it queued.
 """
 
 from __future__ import annotations
