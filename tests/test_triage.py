@@ -165,14 +165,12 @@ def test_what_is_missing_is_in_the_rules_short_words_and_keys_without_rules(
         store: Store, settings: Settings) -> None:
     from support import RULES
 
-    from intake.domain.records import Intake
     from intake.ops.triage import gaps
 
-    row = add_intake(store, "2026-11-20T08:00:00+00:00", status="manual_review",
+    intake = add_intake(store, "2026-11-20T08:00:00+00:00", status="manual_review",
                      missing=["form", "referrer_phone"], invalid=["referrer_email"],
                      cc_missing=["preventreferrals@met.pnn.police.uk",
                                  "mashagency@lewisham.gov.uk"], review_reason="encrypted")
-    intake = Intake.from_row(store.intake(row["reference"]))
     assert gaps(intake, RULES) == ["Referral form", "Referrer's phone",
                                    "Referrer's email (invalid)", "not copied in: Police, MASH",
                                    "Password-protected"]
@@ -181,4 +179,4 @@ def test_what_is_missing_is_in_the_rules_short_words_and_keys_without_rules(
     assert gaps(intake) == ["form", "referrer_phone", "referrer_email (invalid)",
                             "not copied in (2)", "review: encrypted"]
     (listed,) = triage_rows(store, settings, now=NOW)
-    assert listed["missing_text"] == ", ".join(gaps(intake, RULES))
+    assert listed.missing_text == ", ".join(gaps(intake, RULES))
