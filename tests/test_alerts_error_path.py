@@ -99,7 +99,7 @@ def test_a_deadline_that_cannot_be_set_does_not_stop_the_error_path(store, setti
 
     def half_written(store, intake, settings, now):
         store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
-                           "VALUES (?, ?, 1)", (intake["id"], "2026-11-20T10:00:00+00:00"))
+                           "VALUES (?, ?, 1)", (intake.id, "2026-11-20T10:00:00+00:00"))
         raise ValueError("rules/screening.toml is the fault")
     monkeypatch.setattr("intake.runtime.pipeline.set_deadline", half_written)
     shunted = record_one(store, settings, SHIPPED, referral_email(), FORM, uid=1)

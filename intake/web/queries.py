@@ -106,21 +106,21 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
             for row in triage_rows(store, settings, status=status, priority=filters.priority,
                                    since=filters.since, until=filters.until, now=now)]
     if filters.any_status:  # triage_rows' order across the statuses
-        rows.sort(key=lambda row: row["queue_key"])
+        rows.sort(key=lambda row: row.queue_key)
     wanted = filters.reference.strip().upper()
     rules = rules_or_none(settings)
     out = []
     for row in rows:
-        if filters.age_band and row.get("age_band") != filters.age_band:
+        intake = row.intake
+        if filters.age_band and intake.age_band != filters.age_band:
             continue
-        if filters.min_days_open is not None and row["days_open"] < filters.min_days_open:
+        if filters.min_days_open is not None and row.days_open < filters.min_days_open:
             continue
-        if wanted and wanted not in row["reference"]:
+        if wanted and wanted not in intake.reference:
             continue
-        intake = Intake.from_row(row)
-        out.append(QueueRow(intake, row["received_local"], row["days_open"],
-                            tuple(gaps(intake, rules, recipients=False)), row["note"],
-                            row.get("screening") or "-", row.get("seen_before") or 0,
+        out.append(QueueRow(intake, row.received_local, row.days_open,
+                            tuple(gaps(intake, rules, recipients=False)), row.note,
+                            row.screening or "-", row.seen_before or 0,
                             tuple(not_copied(intake, rules))))
     return out
 
@@ -133,8 +133,7 @@ def refused_lately(store: Store, now: datetime) -> list[str]:
 
 
 def find_intake(store: Store, reference: str) -> Intake | None:
-    row = store.intake(reference.strip())
-    return Intake.from_row(row) if row else None
+    return store.intake(reference.strip())
 
 
 def answers(settings: Settings, intake: Intake) -> list[Answer]:
@@ -242,10 +241,9 @@ def screening(store: Store, settings: Settings, intake_id: int,
             "late": bool(row["screened_at"]) and row["screened_at"] > row["due_at"]}
 
 
-def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
+def linked(store: Store, intake_id: int) -> list[links.LinkedIntake]:
     """The intakes linked to this one (the same individual, or possibly), earlier first."""
-    return [{**link, "received": parse_iso(link["received_at"])}
-            for link in links.linked(store, intake_id)]
+    return links.linked(store, intake_id)
 
 
 def triaged(store: Store, intake: Intake, outcome: str, person: dict[str, str],

@@ -17,7 +17,7 @@ from typing import Any
 
 from intake.domain.clock import iso, parse_iso
 from intake.domain.models import RawMessage
-from intake.domain.records import Kind, SendStatus
+from intake.domain.records import Intake, Kind, SendStatus
 from intake.mail.parse import parse
 from intake.store.database import Store
 from intake.store.rows import insert_intake, insert_message
@@ -44,8 +44,8 @@ def _when(value: datetime | str) -> str:
 
 def add_intake(store: Store, received_at: datetime | str, *, status: str = "complete",
                fields: dict[str, str] | None = None, raw: bytes | None = None,
-               **columns: Any) -> dict[str, Any]:
-    """Record one referral as the pipeline would; returns the intake row (decoded)."""
+               **columns: Any) -> Intake:
+    """Record one referral as the pipeline would; returns the intake as stored."""
     received = parse_iso(_when(received_at))
     form = dict(FIELDS if fields is None else fields)
     uid = next(_uids)
@@ -79,18 +79,18 @@ def add_intake(store: Store, received_at: datetime | str, *, status: str = "comp
         intake = insert_intake(store, message, email, message_row, values, folder=folder,
                                now=received)
         store.audit("received", message_row=message_row, at=received, uid=uid)
-        store.audit("checked", intake_id=intake["id"], message_row=message_row, at=received,
+        store.audit("checked", intake_id=intake.id, message_row=message_row, at=received,
                     status=status, missing=values.get("missing", []))
         # The acknowledgement as delivered: a sent row, with no "queued" or "sent" audit
         # events (tests of audit trails count the intake's own).
         store.insert("outbox", {
-            "intake_id": intake["id"], "kind": Kind.ACK, "recipients": [sender],
+            "intake_id": intake.id, "kind": Kind.ACK, "recipients": [sender],
             "message_id": f"<ack-{uid}@lewisham.gov.uk>",
-            "raw": f"Subject: [{intake['reference']}] Prevent referral received\r\n\r\n"
+            "raw": f"Subject: [{intake.reference}] Prevent referral received\r\n\r\n"
                    f"Thank you, {form.get('referrer_name', '')}.\r\n".encode(),
             "status": SendStatus.SENT, "next_attempt_at": received, "created_at": received,
             "sent_at": received,
         })
-    row = store.intake_by_id(intake["id"])
-    assert row is not None
-    return row
+    stored = store.intake_by_id(intake.id)
+    assert stored is not None
+    return stored
