@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from ..domain.errors import SettingsError
-from ..domain.records import Intake, Priority, ReviewReason, Status
+from ..domain.records import Intake, Kind, Priority, ReviewReason, Status
 from ..domain.rules import Rules, load_rules
 from ..mail.compose import Composer
 from .paths import project_dir
@@ -127,7 +127,7 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("service (down)", lambda: _service(composer, recovered=False)),
         ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(
-            kind="digest", to=list(composer.settings.digest.to),
+            kind=Kind.DIGEST, to=list(composer.settings.digest.to),
             subject=subject(digest.day, composer.env), template="digest",
             context=digest_context(digest, composer.env), auto_reply=False)),
     ]
