@@ -21,7 +21,7 @@ from ..domain.rules import Rules, load_rules
 from ..domain.safe_text import visible
 from ..mail.compose import finding_words
 from ..mail.outbox import smtp_code
-from ..store.answers import history_lines
+from ..store.answers import WAITING, history_lines
 from ..store.database import Store
 from ..store.followup import on_close
 from ..store.rows import update_intake
@@ -174,7 +174,7 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
     waiting = {row[0] for row in store.query(
-        "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
+        "SELECT DISTINCT intake_id FROM proposals WHERE status = ?", (WAITING,))}
     rules = rules_or_none(settings)
     rows = []
     for intake in store.intakes(" AND ".join(where), [*params, Priority.URGENT],
