@@ -23,6 +23,7 @@ from support.servers import DovecotServer, free_port, make_certificate
 from support.settings import make_settings
 from support.smtp_server import SmtpServer
 
+from intake.config.paths import project_dir
 from intake.config.settings_types import Settings
 from intake.store.database import Store
 
@@ -116,6 +117,14 @@ def office_forms(tmp_path_factory: pytest.TempPathFactory):
 def settings(tmp_path: Path) -> Settings:
     """Settings for a test of what reads the store (support.settings.make_settings defaults)."""
     return make_settings(tmp_path)
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped rules folder, to change (`[rules] path`)."""
+    directory = tmp_path / "rules"
+    shutil.copytree(project_dir("rules"), directory)
+    return directory
 
 
 @pytest.fixture

@@ -7,17 +7,13 @@ refuses. Then through record(): a trigger turned off stops its alert.
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email import message_from_bytes, policy
 
 import pytest
 from support import RULES
+from support.alerting import alerts_queued, record_one, write_alerts
 from support.forms import SAMPLE_VALUES
 from support.mail import referral_email
-from support.settings import MASH
 
 from intake.config.paths import project_dir
 from intake.domain.alerts import (
@@ -33,9 +29,6 @@ from intake.domain.alerts import (
 from intake.domain.errors import SettingsError
 from intake.domain.models import Extraction
 from intake.domain.rules import load_alert_rules, load_rules
-from intake.mail.compose import Composer
-from intake.mail.parse import parse
-from intake.runtime.pipeline import Pipeline, content_hash
 
 ALERT, HOLD, NONE = AlertAction.ALERT, AlertAction.HOLD, AlertAction.NONE
 SHIPPED = AlertRules()
@@ -167,17 +160,6 @@ def test_the_shipped_rules_name_every_trigger_with_its_default():
         assert f'\n{trigger} = "{DEFAULT_ACTIONS[trigger]}"' in text
 
 
-@pytest.fixture
-def rules_dir(tmp_path):
-    directory = tmp_path / "rules"
-    shutil.copytree(project_dir("rules"), directory)
-    return directory
-
-
-def write_alerts(rules_dir, triggers: str, burst: str = "") -> None:
-    (rules_dir / "alerts.toml").write_text(f"[triggers]\n{triggers}\n{burst}", encoding="utf-8")
-
-
 def test_a_trigger_left_out_keeps_its_default_and_one_set_takes_effect(rules_dir):
     write_alerts(rules_dir, 'urgent = "none"\nmanual_review = "alert"')
     loaded = load_rules(rules_dir).alerts
@@ -262,27 +244,7 @@ def test_an_unknown_trigger_stops_the_worker_before_it_takes_mail(rules_dir, tmp
 
 # -- through record() ---------------------------------------------------------------
 
-NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 KNIFE = {**SAMPLE_VALUES, "concerns": "He has a knife and talks of an attack at school."}
-
-
-def record_one(store, settings, alerts: AlertRules, message: bytes, extraction: Extraction,
-               uid: int):
-    """One message through the pipeline's record step (decide, then record), no servers."""
-    from intake.domain.models import RawMessage
-
-    pipeline = Pipeline(settings, store, replace(RULES, alerts=alerts), None,  # type: ignore[arg-type]
-                        Composer(settings, settings.templates_dir))
-    raw = RawMessage("INBOX", 1, uid, NOW, message, len(message))
-    email = parse(message)
-    return pipeline.record_one(raw, email, extraction, content_hash(raw, email), NOW,
-                               first_delivery=None)
-
-
-def alerts_queued(store) -> list[str]:
-    """The subjects of the alerts in the outbox, in order."""
-    return [message_from_bytes(bytes(row["raw"]), policy=policy.default)["Subject"]
-            for row in store.query("SELECT raw FROM outbox WHERE kind = 'alert' ORDER BY id")]
 
 
 CALM_INCOMPLETE = {**SAMPLE_VALUES, "referrer_phone": "",
@@ -337,92 +299,3 @@ def test_with_the_shipped_rules_a_correction_that_makes_it_urgent_alerts(store, 
     assert loud.outcome == "correction" and "alert" in loud.queued
     assert alerts_queued(store) == [f"[{first.reference}] Prevent referral: URGENT"]
 
-
-# -- the error path ---------------------------------------------------------------------
-
-def fail_to_decide(monkeypatch) -> None:
-    """A bug in the decision: every message goes down the pipeline's error path, and
-    fails again when retried."""
-    def broken(ctx):
-        raise RuntimeError("a bug")
-    monkeypatch.setattr("intake.runtime.pipeline.decide", broken)
-    monkeypatch.setattr("intake.jobs.retry.decide", broken)
-
-
-def test_with_manual_review_off_a_message_that_fails_still_alerts_the_mash(
-        store, settings, rules_dir, monkeypatch, caplog):
-    write_alerts(rules_dir, 'manual_review = "none"\nnewly_manual_review = "none"')
-    alerts = load_rules(rules_dir).alerts
-    fail_to_decide(monkeypatch)
-    shunted = record_one(store, settings, alerts, referral_email(), URGENT_FORM, uid=1)
-    assert (shunted.status, shunted.reason) == ("manual_review", "error")
-    assert "could not process; recorded for manual review" in caplog.text
-    (alert,) = store.query("SELECT recipients, intake_id FROM outbox WHERE kind = 'alert'")
-    assert json.loads(alert["recipients"]) == list(settings.alert_to) == [MASH]
-    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]
-
-    # The same rules, a scan read without fault: manual_review = "none" holds.
-    monkeypatch.undo()
-    quiet = record_one(store, settings, alerts,
-                       referral_email(message_id="<scan-2@school.example.org>"), SCAN, uid=2)
-    assert (quiet.status, quiet.queued) == ("manual_review", ("ack",))
-    assert len(alerts_queued(store)) == 1
-
-
-def test_a_failed_message_whose_alert_could_not_be_written_is_still_recorded(
-        store, settings, monkeypatch, caplog):
-    fail_to_decide(monkeypatch)
-
-    def no_alert(*args, **kwargs):
-        raise RuntimeError("the composer's own fault")
-    monkeypatch.setattr("intake.runtime.pipeline.queue_alert", no_alert)
-    shunted = record_one(store, settings, SHIPPED, referral_email(), URGENT_FORM, uid=1)
-    assert (shunted.status, shunted.reason) == ("manual_review", "error")
-    assert "PRV-2026-00001 alert could not be written: RuntimeError" in caplog.text
-    assert alerts_queued(store) == []
-    (row,) = store.query("SELECT status, review_reason FROM intakes")
-    assert tuple(row) == ("manual_review", "error")
-
-
-def test_a_retry_that_fails_again_queues_the_alert_the_error_path_could_not(
-        store, settings, monkeypatch):
-    from intake.domain.models import RawMessage
-    from intake.jobs.retry import retry_errors
-
-    class NoForms:
-        def extract_many(self, attachment_lists):
-            return [Extraction("none") for _ in attachment_lists]
-
-    fail_to_decide(monkeypatch)
-    pipeline = Pipeline(settings, store, RULES, NoForms(),  # type: ignore[arg-type]
-                        Composer(settings, settings.templates_dir))
-    message = referral_email()
-    raw = RawMessage("INBOX", 1, 1, NOW, message, len(message))
-    email = parse(message)
-    with monkeypatch.context() as patched:
-        patched.setattr("intake.runtime.pipeline.queue_alert",
-                        lambda *args, **kwargs: 1 / 0)
-        pipeline.record_one(raw, email, URGENT_FORM, content_hash(raw, email), NOW,
-                            first_delivery=None)
-    assert alerts_queued(store) == []
-    assert retry_errors(pipeline, NOW) == [
-        "PRV-2026-00001 retried: failed again (RuntimeError); still for manual review"]
-    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]
-    retry_errors(pipeline, NOW)  # fails again: the MASH was told once, not at every start
-    assert len(alerts_queued(store)) == 1
-
-
-def test_a_deadline_that_cannot_be_set_does_not_stop_the_error_path(store, settings,
-                                                                    monkeypatch, caplog):
-    fail_to_decide(monkeypatch)
-
-    def half_written(store, intake, settings, now):
-        store.conn.execute("INSERT INTO screening (intake_id, due_at, working_hours) "
-                           "VALUES (?, ?, 1)", (intake["id"], "2026-11-20T10:00:00+00:00"))
-        raise ValueError("rules/screening.toml is the fault")
-    monkeypatch.setattr("intake.runtime.pipeline.set_deadline", half_written)
-    shunted = record_one(store, settings, SHIPPED, referral_email(), URGENT_FORM, uid=1)
-    assert (shunted.status, shunted.reason) == ("manual_review", "error")
-    assert "PRV-2026-00001 screening deadline could not be set: ValueError" in caplog.text
-    assert store.query("SELECT * FROM screening") == []  # its half undone, nothing else
-    assert alerts_queued(store) == ["[PRV-2026-00001] Prevent referral: manual review needed"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from support.settings import SENDER
 
 from intake.config.settings_types import Settings
-from intake.domain.records import LOOP_HEADER
+from intake.domain.records import LOOP_HEADER, Intake, ReviewReason, Status
 from intake.mail.compose import Composer
 
 REFERRAL_ID = "<referral-1@school.example.org>"
@@ -38,7 +39,8 @@ FINDINGS = [
 ]
 
 
-def make_intake(**overrides: Any) -> dict[str, Any]:
+def make_intake(**overrides: Any) -> Intake:
+    """An intake as the store would hand it over, from its columns' values."""
     intake: dict[str, Any] = {
         "id": 1, "reference": "PRV-2026-00042", "status": "complete",
         "received_at": "2026-06-01T08:30:00+00:00", "last_message_at": "2026-06-01T08:30:00+00:00",
@@ -48,29 +50,23 @@ def make_intake(**overrides: Any) -> dict[str, Any]:
         "reminders_sent": 0, "fields": dict(PERSONAL), "recipients": [],
     }
     intake.update(overrides)
-    return intake
+    return Intake.from_row(intake)
 
 
-class GuardedIntake(dict):
-    """An intake whose form answers raise when anything reads them."""
+class GuardedIntake(Intake):
+    """An intake whose form answers raise when anything reads them (to_row, asdict and
+    vars-style copies read them too)."""
 
     FORBIDDEN = frozenset({"fields", "field_sources"})
 
-    def __getitem__(self, key: str) -> Any:
-        if key in self.FORBIDDEN:
-            raise AssertionError(f"compose read {key}")
-        return super().__getitem__(key)
+    def __getattribute__(self, name: str) -> Any:
+        if name in GuardedIntake.FORBIDDEN:
+            raise AssertionError(f"compose read {name}")
+        return super().__getattribute__(name)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self.FORBIDDEN:
-            raise AssertionError(f"compose read {key}")
-        return super().get(key, default)
 
-    def items(self):  # type: ignore[override]
-        raise AssertionError("compose iterated the intake")
-
-    def values(self):  # type: ignore[override]
-        raise AssertionError("compose iterated the intake")
+def guarded(intake: Intake) -> GuardedIntake:
+    return GuardedIntake(**{f.name: getattr(intake, f.name) for f in fields(Intake)})
 
 
 @pytest.fixture
@@ -204,8 +200,8 @@ def test_no_message_carries_a_personal_value_and_none_reads_the_form(composer, k
                        cc_missing=["mashagency@lewisham.gov.uk"], priority="urgent",
                        urgent_because=["bomb"])
     if kind == "review":
-        base.update(status="manual_review", review_reason="damaged")
-    intake = GuardedIntake(base)
+        base = replace(base, status=Status.MANUAL_REVIEW, review_reason=ReviewReason.DAMAGED)
+    intake = guarded(base)
     msg = {
         "ack": lambda: composer.acknowledgement(intake),
         "correction": lambda: composer.acknowledgement(intake, correction=True),
@@ -229,7 +225,7 @@ def test_header_values_from_input_cannot_break_lines(composer):
                          reply_to="jo@school.example.org\r\nBcc: evil@example.org")
     with pytest.raises(ValueError):
         composer.acknowledgement(intake)  # the reply address no longer is one address
-    intake["reply_to"] = "jo@school.example.org"
+    intake = replace(intake, reply_to="jo@school.example.org")
     msg = composer.acknowledgement(intake)
     raw = msg.as_bytes(policy=policy.SMTP)
     assert b"\nBcc:" not in raw

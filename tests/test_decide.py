@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from support import RULES
@@ -21,7 +20,7 @@ from support.mail import bounce_email, raw_email, referral_email
 from intake.domain.check_stage import check_message
 from intake.domain.decide import Context, Decision, Delivery, Known, decide
 from intake.domain.models import Extraction, RawMessage
-from intake.domain.records import Kind
+from intake.domain.records import Intake, Kind, Priority, ReviewReason, Status
 from intake.domain.sender_auth import FAIL, NONE, PASS
 from intake.mail.parse import parse
 from intake.runtime.pipeline import content_hash
@@ -45,15 +44,17 @@ OTHER_DOB = replace(FORM, fields={**SAMPLE_VALUES, "subject_dob": "08/03/2011"})
 SAME_NAME = replace(FORM, fields={**SAMPLE_VALUES, "subject_surname": "o\u2019connor"})
 
 # -- the intake a reply is about ---------------------------------------------------
-INTAKE: dict[str, Any] = {
-    "id": 7, "reference": "PRV-2026-00007", "status": "incomplete", "sender": JO,
-    "first_referrer_email": SAMPLE_VALUES["referrer_email"], "source": "docx",
-    "fields": {**SAMPLE_VALUES, "subject_dob": "not known"}, "field_sources": {},
-    "recipients": [], "received_at": "2026-11-19T09:00:00+00:00", "review_reason": None,
-}
-CLOSED_INTAKE = {**INTAKE, "closed_at": "2026-11-19T12:00:00+00:00"}
-REVIEW = {**INTAKE, "status": "manual_review", "source": "unsupported", "review_reason": "scan"}
-REWRITTEN = {**INTAKE, "fields": {**INTAKE["fields"], "referrer_email": OTHER}}
+INTAKE = Intake(
+    id=7, reference="PRV-2026-00007", status=Status.INCOMPLETE, priority=Priority.NORMAL,
+    age_band=None, sender=JO, first_referrer_email=SAMPLE_VALUES["referrer_email"],
+    source="docx", fields={**SAMPLE_VALUES, "subject_dob": "not known"}, field_sources={},
+    recipients=(), received_at=datetime(2026, 11, 19, 9, 0, tzinfo=UTC),
+    last_message_at=datetime(2026, 11, 19, 9, 0, tzinfo=UTC), review_reason=None,
+)
+CLOSED_INTAKE = replace(INTAKE, closed_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC))
+REVIEW = replace(INTAKE, status=Status.MANUAL_REVIEW, source="unsupported",
+                 review_reason=ReviewReason.SCAN)
+REWRITTEN = replace(INTAKE, fields={**INTAKE.fields, "referrer_email": OTHER})
 
 # -- messages ------------------------------------------------------------------------
 REFERRAL = referral_email()
@@ -84,7 +85,7 @@ THREAD = Known(thread_intake=INTAKE)
 IN_REVIEW = Known(thread_intake=REVIEW)
 CLOSED = Known(thread_intake=CLOSED_INTAKE)
 REWROTE = Known(thread_intake=REWRITTEN)  # a correction wrote OTHER as referrer_email
-DOB_KNOWN = Known(thread_intake={**INTAKE, "fields": SAMPLE_VALUES})
+DOB_KNOWN = Known(thread_intake=replace(INTAKE, fields=SAMPLE_VALUES))
 SOMEONE_ELSE = "reply from someone else in the thread"
 BOUNCED_ACK = Known(bounced_intake=INTAKE, bounced_kinds=frozenset({Kind.ACK}))
 BOUNCED_ALERT = Known(bounced_intake=INTAKE, bounced_kinds=frozenset({Kind.ALERT}))
@@ -218,7 +219,7 @@ def test_decide(row: Row) -> None:
             written_status(ctx, decision), decision.forged) == (
         row.outcome, row.reason, row.answered, row.status, row.forged)
     if decision.outcome in ("correction", "note", "bounce"):
-        assert decision.intake is not None and decision.intake["id"] == INTAKE["id"]
+        assert decision.intake is not None and decision.intake.id == INTAKE.id
     else:
         assert decision.intake is None
 

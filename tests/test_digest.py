@@ -50,11 +50,11 @@ def test_counts_match_the_store_for_the_day(store: Store, settings: Settings) ->
     add_intake(store, day.format("15:45"), status="incomplete", priority="urgent",
                age_band="child", missing=["referrer_phone"])
     closed = add_intake(store, day.format("23:59"), status="complete")
-    close_intake(store, closed["reference"], "no further action", NOW)  # still counted
+    close_intake(store, closed.reference, "no further action", NOW)  # still counted
     # a referral corrected since counts by its status now
     corrected = add_intake(store, day.format("12:00"), status="incomplete")
     with store.transaction():
-        store.update("intakes", corrected["id"], {"status": "complete"})
+        store.update("intakes", corrected.id, {"status": "complete"})
     # other days
     add_intake(store, "2026-11-19T23:59:59+00:00", status="incomplete")
     add_intake(store, "2026-11-21T00:00:00+00:00", status="incomplete")
@@ -82,23 +82,23 @@ def test_open_list_spans_every_day_with_initials_only(store: Store, settings: Se
                         priority="urgent")
     add_intake(store, "2026-11-20T11:00:00+00:00", status="complete")
     gone = add_intake(store, "2026-11-03T10:00:00+00:00", status="incomplete")
-    close_intake(store, gone["reference"], "withdrawn", NOW)
+    close_intake(store, gone.reference, "withdrawn", NOW)
 
     digest = digest_for_day(store, settings, DAY, now=NOW)
 
     assert [(i.reference, i.initials, i.days_open, i.reminders_sent, i.note)
             for i in digest.open] == [
-        (review["reference"], "?.?.", 1, 0, "urgent"),
-        (old["reference"], "J.O.", 19, 3, "no response"),
-        (bounced["reference"], "M.Ó.", 3, 0, "referrer could not be reached"),
+        (review.reference, "?.?.", 1, 0, "urgent"),
+        (old.reference, "J.O.", 19, 3, "no response"),
+        (bounced.reference, "M.Ó.", 3, 0, "referrer could not be reached"),
     ]
-    assert digest.open[1].missing == ("subject_dob",)
-    assert digest.open[2].missing == ("referrer_email (invalid)",)
-    assert digest.open[0].missing == ("review: scan",)
+    assert digest.open[1].missing == ("Date of birth",)
+    assert digest.open[2].missing == ("Referrer's email (invalid)",)
+    assert digest.open[0].missing == ("Scan or photo",)
     text, html = render_digest(digest)
-    for reference in (old["reference"], bounced["reference"], review["reference"]):
+    for reference in (old.reference, bounced.reference, review.reference):
         assert reference in text and reference in html
-    assert gone["reference"] not in text
+    assert gone.reference not in text
     assert "J.O." in text and "no response" in text
     for personal in (*PERSONAL, "Zoë", "Néill"):
         assert personal not in text and personal not in html

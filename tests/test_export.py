@@ -11,15 +11,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from support.storefill import add_intake
 
+from intake.domain.records import Intake
 from intake.ops.export import CONTRACT_KEYS, export
-from intake.store.database import Store
+from intake.store.database import Store, decode_row
 
 TZ = "Europe/London"
 
 
 
 @pytest.fixture
-def intakes(store: Store) -> list[dict]:
+def intakes(store: Store) -> list[Intake]:
     """A complete child referral with non-ASCII answers; an incomplete urgent one; a scan."""
     first = add_intake(
         store, "2026-06-30T23:30:00+00:00", status="complete", age_band="child",
@@ -47,20 +48,23 @@ def intakes(store: Store) -> list[dict]:
     return [first, second, third]
 
 
-def expected(intake: dict) -> dict:
-    return {key: intake[key] for key in CONTRACT_KEYS} | {"sender": intake["sender"].lower()}
+def expected(store: Store, intake: Intake) -> dict:
+    """The contract's keys of the intake's row, as the store holds them."""
+    (row,) = store.query("SELECT * FROM intakes WHERE id = ?", (intake.id,))
+    columns = decode_row(row)
+    return {key: columns[key] for key in CONTRACT_KEYS} | {"sender": columns["sender"].lower()}
 
 
-def test_jsonl_round_trips_every_contract_key(store: Store, intakes: list[dict]) -> None:
+def test_jsonl_round_trips_every_contract_key(store: Store, intakes: list[Intake]) -> None:
     out = io.StringIO()
     assert export(store, out, "jsonl", since=None, timezone=TZ) == 3
 
     lines = out.getvalue().splitlines()
     records = [json.loads(line) for line in lines]
-    assert [r["reference"] for r in records] == [i["reference"] for i in intakes]
+    assert [r["reference"] for r in records] == [i.reference for i in intakes]
     for record, intake in zip(records, intakes, strict=True):
         assert set(CONTRACT_KEYS) <= set(record)
-        assert {key: record[key] for key in CONTRACT_KEYS} == expected(intake)
+        assert {key: record[key] for key in CONTRACT_KEYS} == expected(store, intake)
         assert datetime.fromisoformat(record["received_at"]).utcoffset() is not None
     assert records[0]["message_id"] == "<CAF=abc+1@mail.example.org>"
     assert records[0]["sender"] == "zoë.teacher@school.example.org"
@@ -70,7 +74,7 @@ def test_jsonl_round_trips_every_contract_key(store: Store, intakes: list[dict])
     assert records[2]["age_band"] is None and records[2]["review_reason"] == "scan"
 
 
-def test_csv_has_bom_same_columns_and_round_trips(store: Store, intakes: list[dict]) -> None:
+def test_csv_has_bom_same_columns_and_round_trips(store: Store, intakes: list[Intake]) -> None:
     out = io.StringIO()
     assert export(store, out, "csv", since=None, timezone=TZ) == 3
 
@@ -80,7 +84,7 @@ def test_csv_has_bom_same_columns_and_round_trips(store: Store, intakes: list[di
     assert len(rows) == 3
     assert list(rows[0])[: len(CONTRACT_KEYS)] == list(CONTRACT_KEYS)
     for row, intake in zip(rows, intakes, strict=True):
-        want = expected(intake)
+        want = expected(store, intake)
         for key in CONTRACT_KEYS:
             value = want[key]
             if isinstance(value, list):
@@ -101,7 +105,7 @@ def test_csv_has_bom_same_columns_and_round_trips(store: Store, intakes: list[di
 
 
 def test_csv_bytes_are_utf8_with_bom_even_under_an_ascii_locale(store: Store,
-                                                                 intakes: list[dict]) -> None:
+                                                                 intakes: list[Intake]) -> None:
     raw = io.BytesIO()
     out = io.TextIOWrapper(raw, encoding="ascii", newline="")
     export(store, out, "csv", since=None, timezone=TZ)
@@ -111,7 +115,7 @@ def test_csv_bytes_are_utf8_with_bom_even_under_an_ascii_locale(store: Store,
     assert b"\r\n" in data
 
 
-def test_since_is_an_inclusive_local_day(store: Store, intakes: list[dict]) -> None:
+def test_since_is_an_inclusive_local_day(store: Store, intakes: list[Intake]) -> None:
     out = io.StringIO()
     # 23:30 UTC on 30 June is 1 July in London: included from 1 July
     assert export(store, out, "jsonl", since=date(2026, 7, 1), timezone=TZ) == 3

@@ -13,6 +13,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 from support import RULES
+from support import stored as found
 from support.forms import SAMPLE_VALUES
 from support.mail import referral_email
 
@@ -20,7 +21,6 @@ from intake.config.paths import project_dir
 from intake.config.preflight import template_problems
 from intake.config.settings_types import Settings
 from intake.domain.models import Extraction, RawMessage
-from intake.domain.records import Intake
 from intake.jobs.reminders import queue_due_reminders
 from intake.mail.compose import Composer
 from intake.mail.parse import parse
@@ -69,7 +69,7 @@ def bullets(text: str) -> list[str]:
 def test_a_referral_s_findings_are_kept_as_codes_and_told_as_before(store, settings):
     reference = record_referral(store, settings, WRONG, referral_email(cc=[]))
 
-    stored = store.intake(reference)["findings"]
+    stored = found(store, reference).findings
     assert all("message" not in finding for finding in stored)
     assert [(f["code"], f["field"], f["values"]) for f in stored] == [
         ("required", "subject_surname", {}), ("not-a-date", "subject_dob", {}),
@@ -108,7 +108,7 @@ def test_a_reminder_after_the_wording_changed_says_the_new_wording(store, settin
                                  *TOLD[1:3],
                                  "- Please tell us the Contact Telephone Number",
                                  TOLD[4]]
-    intake = Intake.from_row(store.intake(reference))
+    intake = found(store, reference)
     assert queries.findings(later, intake)[0] == "Please tell us the Surname of the individual"
     shown = render_show(store, later, reference) or ""
     assert "  subject_surname: Please tell us the Surname of the individual" in shown
@@ -120,7 +120,7 @@ def test_a_key_gone_from_the_rules_is_said_with_the_label_it_was_found_with(
     later = changed_wording(tmp_path, settings)
     fields = later.rules_dir / "fields.toml"
     fields.write_text(fields.read_text().replace('key = "referrer_phone"', 'key = "phone"'))
-    intake = Intake.from_row(store.intake(reference))
+    intake = found(store, reference)
     said = queries.findings(later, intake)
     assert said[0] == "Please tell us the Surname of the individual"  # the rules were read
     assert said[3] == "Please tell us the Contact Telephone Number"
@@ -168,8 +168,8 @@ def test_the_migration_reads_old_sentences_back_to_codes_and_keeps_one_it_cannot
     store_before_codes(path)
 
     store = Store(path)
-    intake = store.intake("PRV-2026-00001")
-    assert intake["findings"] == [
+    intake = found(store, "PRV-2026-00001")
+    assert list(intake.findings) == [
         {"rule": "required", "field": "subject_surname", "label": "Surname",
          "code": "required", "values": {}},
         {"rule": "date-of-birth", "field": "subject_dob", "label": "Date of Birth (DD/MM/YYYY)",
@@ -185,10 +185,10 @@ def test_the_migration_reads_old_sentences_back_to_codes_and_keeps_one_it_cannot
         "- Date is more than 120 years ago: Date of Birth (DD/MM/YYYY)",
         "- Aware?: Tell us whether they know.",
         "- mashagency@lewisham.gov.uk"]
-    assert queries.findings(settings, Intake.from_row(intake))[3] == "Tell us whether they know."
+    assert queries.findings(settings, intake)[3] == "Tell us whether they know."
     store.close()
     again = Store(path)  # applied once: opening again changes nothing
-    assert again.intake("PRV-2026-00001")["findings"] == intake["findings"]
+    assert found(again, "PRV-2026-00001").findings == intake.findings
     again.close()
 
 

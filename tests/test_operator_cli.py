@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import stored
 from support.settings import settings_text
 from support.storefill import add_intake
 
@@ -39,7 +40,7 @@ def store_path(config: Path) -> Path:
 def filled(config: Path, *received: str, **columns) -> list[str]:
     store = Store(store_path(config))
     try:
-        return [add_intake(store, when, **columns)["reference"] for when in received]
+        return [add_intake(store, when, **columns).reference for when in received]
     finally:
         store.close()
 
@@ -110,7 +111,7 @@ def test_purge_dry_run_erases_nothing_then_asks(config, capsys, monkeypatch):
     assert f"{ref} (closed 2026-01-10): would erase 10 form answers" in out
     assert "(dry run: nothing erased)" in out
     store = Store(store_path(config))
-    assert store.intake(ref)["fields"] and store.intake(ref)["purged_at"] is None
+    assert stored(store, ref).fields and stored(store, ref).purged_at is None
     store.close()
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("builtins.input", lambda prompt: "")

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import stored_by_id
 from support.settings import MASH, make_settings
 from support.smtp_server import SmtpServer
 
 from intake.config.settings_types import Settings
 from intake.domain.clock import iso, parse_iso
 from intake.domain.errors import SendError
+from intake.domain.records import Intake
 from intake.jobs.digest import digest_for_day, render_digest
 from intake.mail.compose import Composer
 from intake.mail.outbox import backoff, deliver_due, queue
@@ -30,7 +32,7 @@ T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
 def add_intake(store: Store, number: int, reply_to: str | None, *, status: str = "incomplete",
-               at: datetime = T0, **columns: Any) -> dict[str, Any]:
+               at: datetime = T0, **columns: Any) -> Intake:
     with store.transaction():
         intake_id = store.insert("intakes", {
             "reference": f"PRV-2026-{number:05d}", "message_id": f"<ref-{number}@school.org>",
@@ -42,11 +44,11 @@ def add_intake(store: Store, number: int, reply_to: str | None, *, status: str =
     return intake
 
 
-def queue_ack(store: Store, composer: Composer, intake: dict[str, Any], now: datetime = T0,
+def queue_ack(store: Store, composer: Composer, intake: Intake, now: datetime = T0,
               kind: str = "ack") -> int:
     with store.transaction():
         message = composer.alert(intake) if kind == "alert" else composer.acknowledgement(intake)
-        return queue(store, message, kind=kind, intake_id=intake["id"], now=now)
+        return queue(store, message, kind=kind, intake_id=intake.id, now=now)
 
 
 def outbox(store: Store) -> list[dict[str, Any]]:
@@ -70,7 +72,7 @@ def test_queue_records_the_message_and_needs_a_transaction(setup):
     intake = add_intake(store, 1, "jo@school.org")
     message = composer.acknowledgement(intake)
     with pytest.raises(RuntimeError, match="transaction"):
-        queue(store, message, kind="ack", intake_id=intake["id"], now=T0)
+        queue(store, message, kind="ack", intake_id=intake.id, now=T0)
     outbox_id = queue_ack(store, composer, intake)
     (row,) = outbox(store)
     assert row["id"] == outbox_id and row["status"] == "pending" and row["attempts"] == 0
@@ -78,7 +80,7 @@ def test_queue_records_the_message_and_needs_a_transaction(setup):
     assert row["message_id"] == message_from_bytes(row["raw"])["Message-ID"]
     assert row["next_attempt_at"] == iso(T0)
     assert b"\r\n" in row["raw"]
-    events = [r["event"] for r in store.audit_trail(intake["id"])]
+    events = [r["event"] for r in store.audit_trail(intake.id)]
     assert events == ["queued"]
 
 
@@ -125,9 +127,9 @@ def test_refused_recipient_is_held_with_its_reason_and_stops_reminders(setup, sm
     held = outbox(store)[0]
     assert held["status"] == "held" and "550" in held["last_error"]
     assert "rejected" in held["last_error"]
-    assert (store.intake_by_id(gone["id"]) or {})["bounced"] == 1
-    assert (store.intake_by_id(fine["id"]) or {})["bounced"] == 0
-    events = [r["event"] for r in store.audit_trail(gone["id"])]
+    assert stored_by_id(store, gone.id).bounced == 1
+    assert stored_by_id(store, fine.id).bounced == 0
+    events = [r["event"] for r in store.audit_trail(gone.id)]
     assert events == ["queued", "held", "bounced"]
     assert deliver_due(store, SmtpSender(settings.smtp), settings, T0 + timedelta(hours=3)) \
         .sent == []
@@ -135,7 +137,7 @@ def test_refused_recipient_is_held_with_its_reason_and_stops_reminders(setup, sm
 
 
 def two_address_alert(tmp_path: Path, smtp_server: SmtpServer
-                      ) -> tuple[Store, Settings, dict[str, Any], int]:
+                      ) -> tuple[Store, Settings, Intake, int]:
     settings = make_settings(tmp_path, smtp_server.settings(),
                              alert_to=("duty@mash.example", "manager@mash.example"))
     store = Store(settings.store_path)
@@ -157,7 +159,7 @@ def test_alert_reaches_the_addresses_taken_and_holds_the_one_refused(tmp_path, s
     assert held["status"] == "held" and json.loads(held["recipients"]) == \
         ["manager@mash.example"]
     assert "550" in held["last_error"] and held["message_id"] == sent["message_id"]
-    assert (store.intake_by_id(intake["id"]) or {})["bounced"] == 0  # not the referrer
+    assert stored_by_id(store, intake.id).bounced == 0  # not the referrer
     assert deliver_due(store, SmtpSender(settings.smtp), settings,
                        T0 + timedelta(hours=3)).sent == []
     assert len(smtp_server.received) == 1
@@ -175,11 +177,11 @@ def test_a_refused_alert_is_shown_in_triage_show_and_the_digest(tmp_path, smtp_s
     later = T0 + timedelta(hours=2)
 
     (row,) = triage_rows(store, settings, now=later)  # the complete one is not open
-    assert row["reference"] == intake["reference"] and "alert not delivered" in row["note"]
+    assert row.intake.reference == intake.reference and "alert not delivered" in row.note
     table = render_triage([row], now=later, refused=undelivered(store, later))
     assert "alert PRV-2026-00007: 550" in table and "alert PRV-2026-00008: 550" in table
     assert "manager@mash.example" not in table
-    shown = render_show(store, settings, urgent["reference"]) or ""
+    shown = render_show(store, settings, urgent.reference) or ""
     assert "alert  held  manager@mash.example" in shown
     assert "alert  sent  duty@mash.example" in shown
     text, html = render_digest(digest_for_day(store, settings, T0.date(), now=later))
@@ -325,7 +327,7 @@ def test_sixth_reply_in_an_hour_waits_and_goes_later_but_alerts_do_not(setup, sm
     assert deliver_due(store, sender, settings, T0 + timedelta(minutes=40)).sent == []
     assert deliver_due(store, sender, settings, T0 + timedelta(minutes=70)).sent == [acks[5]]
     assert len(smtp_server.received) == 7
-    events = [r["event"] for r in store.audit_trail(intake["id"])]
+    events = [r["event"] for r in store.audit_trail(intake.id)]
     assert events.count("deferred") == 1 and events.count("sent") == 7
 
 

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import stored
 from support.storefill import FIELDS, add_intake
 
+from intake.domain.clock import iso
 from intake.jobs.purge import purge
 from intake.ops.triage import close_intake
 from intake.store.database import Store
@@ -49,8 +51,8 @@ def test_purge_erases_everything_personal_and_keeps_the_record(store: Store) -> 
     recent = add_intake(store, "2026-11-01T09:00:00+00:00", status="complete")
     open_ = add_intake(store, "2026-08-01T09:00:00+00:00", status="incomplete",
                        fields=FIELDS | {"subject_surname": "Stillopenson"})
-    close_intake(store, old["reference"], "passed to Channel panel", NOW - timedelta(days=40))
-    close_intake(store, recent["reference"], "no further action", NOW - timedelta(days=5))
+    close_intake(store, old.reference, "passed to Channel panel", NOW - timedelta(days=40))
+    close_intake(store, recent.reference, "no further action", NOW - timedelta(days=5))
     assert all(contains(file_bytes(store), secret) for secret in SECRETS)  # the test can see
 
     report = purge(store, 30, now=NOW)
@@ -61,31 +63,31 @@ def test_purge_erases_everything_personal_and_keeps_the_record(store: Store) -> 
     assert Path(f"{store.path}-wal").stat().st_size == 0
     assert contains(data, "Stillopenson")  # the open intake's answers are still there
 
-    purged = store.intake(old["reference"])
+    purged = store.intake(old.reference)
     assert purged is not None
-    assert purged["fields"] == {} and purged["field_sources"] == {}
-    assert purged["purged_at"] == "2026-11-20T12:00:00+00:00"
-    assert (purged["received_at"], purged["status"], purged["missing"]) == (
-        old["received_at"], "incomplete", ["referrer_phone"])
-    assert purged["close_reason"] == "passed to Channel panel"
-    assert store.query("SELECT raw FROM messages WHERE intake_id = ?", (old["id"],))[0][0] is None
+    assert purged.fields == {} and purged.field_sources == {}
+    assert iso(purged.purged_at) == "2026-11-20T12:00:00+00:00"
+    assert (purged.received_at, purged.status, purged.missing) == (
+        old.received_at, "incomplete", ("referrer_phone",))
+    assert purged.close_reason == "passed to Channel panel"
+    assert store.query("SELECT raw FROM messages WHERE intake_id = ?", (old.id,))[0][0] is None
     assert bytes(store.query("SELECT raw FROM outbox WHERE intake_id = ?",
-                             (old["id"],))[0][0]) == b""
-    events = [row["event"] for row in store.audit_trail(old["id"])]
+                             (old.id,))[0][0]) == b""
+    events = [row["event"] for row in store.audit_trail(old.id)]
     assert events == ["checked", "closed", "purged"]
 
     for untouched in (recent, open_):
-        row = store.intake(untouched["reference"])
-        assert row is not None and row["fields"] == untouched["fields"]
-        assert row["purged_at"] is None
+        row = store.intake(untouched.reference)
+        assert row is not None and row.fields == untouched.fields
+        assert row.purged_at is None
         assert store.query("SELECT raw FROM messages WHERE intake_id = ?",
-                           (untouched["id"],))[0][0] is not None
+                           (untouched.id,))[0][0] is not None
 
-    assert [p.reference for p in report.intakes] == [old["reference"]]
+    assert [p.reference for p in report.intakes] == [old.reference]
     assert (report.intakes[0].form_answers, report.intakes[0].messages,
             report.intakes[0].outbox) == (len(SECRET_FIELDS), 1, 1)
     assert report.wal_cleared
-    assert f"{old['reference']} (closed 2026-10-11): erased 10 form answers, 1 stored message, " \
+    assert f"{old.reference} (closed 2026-10-11): erased 10 form answers, 1 stored message, " \
            "1 outgoing message" in str(report)
     assert not any(secret in str(report) for secret in SECRETS)
 
@@ -97,31 +99,31 @@ def test_purge_erases_everything_personal_and_keeps_the_record(store: Store) -> 
 
 def test_purge_twice_and_nothing_due(store: Store) -> None:
     intake = add_intake(store, "2026-09-01T09:00:00+00:00")
-    close_intake(store, intake["reference"], "no further action", NOW - timedelta(days=10))
+    close_intake(store, intake.reference, "no further action", NOW - timedelta(days=10))
 
     report = purge(store, 30, now=NOW)
     assert report.intakes == ()
     assert str(report).startswith("nothing to purge")
-    assert store.intake(intake["reference"])["fields"] == FIELDS  # type: ignore[index]
+    assert stored(store, intake.reference).fields == FIELDS
 
-    assert [p.reference for p in purge(store, 7, now=NOW).intakes] == [intake["reference"]]
+    assert [p.reference for p in purge(store, 7, now=NOW).intakes] == [intake.reference]
     assert purge(store, 7, now=NOW).intakes == ()
-    assert [r["event"] for r in store.audit_trail(intake["id"])].count("purged") == 1
+    assert [r["event"] for r in store.audit_trail(intake.id)].count("purged") == 1
 
 
 def test_pending_message_of_a_purged_intake_is_cancelled(store: Store) -> None:
     intake = add_intake(store, "2026-09-01T09:00:00+00:00")
     with store.transaction():
         store.insert("outbox", {
-            "intake_id": intake["id"], "kind": "reminder", "recipients": "a@b.example",
+            "intake_id": intake.id, "kind": "reminder", "recipients": "a@b.example",
             "message_id": "<held@x>", "raw": b"held reminder", "status": "held",
             "next_attempt_at": "2026-09-02T09:00:00+00:00",
             "created_at": "2026-09-02T09:00:00+00:00",
         })
-    close_intake(store, intake["reference"], "no further action", NOW - timedelta(days=1))
+    close_intake(store, intake.reference, "no further action", NOW - timedelta(days=1))
     purge(store, 0, now=NOW)
     rows = store.query("SELECT status, raw FROM outbox WHERE intake_id = ? ORDER BY id",
-                       (intake["id"],))
+                       (intake.id,))
     assert [(row[0], bytes(row[1])) for row in rows] == [("sent", b""), ("cancelled", b"")]
 
 
@@ -132,10 +134,10 @@ def test_negative_days_are_refused(store: Store) -> None:
 
 def test_an_intake_closed_in_the_same_second_is_purged_at_zero_days(store: Store) -> None:
     intake = add_intake(store, "2026-09-01T09:00:00+00:00")
-    close_intake(store, intake["reference"], "no further action", NOW + timedelta(
+    close_intake(store, intake.reference, "no further action", NOW + timedelta(
         microseconds=400_000))  # the same second as the purge, a moment later
     assert [p.reference for p in purge(store, 0, now=NOW + timedelta(microseconds=700_000))
-            .intakes] == [intake["reference"]]
+            .intakes] == [intake.reference]
 
 
 def test_replies_after_a_purge_versions_proposals_digests_and_eml_files_are_erased(
@@ -146,22 +148,22 @@ def test_replies_after_a_purge_versions_proposals_digests_and_eml_files_are_eras
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     late = add_intake(store, "2026-08-01T09:00:00+00:00")
-    close_intake(store, late["reference"], "done", NOW - timedelta(days=50))
+    close_intake(store, late.reference, "done", NOW - timedelta(days=50))
     purge(store, 30, now=NOW - timedelta(days=10))
     with store.transaction():  # the late reply, as the worker before this fix stored it
         store.insert("messages", {
             "folder": "INBOX", "uidvalidity": 1, "uid": 9999, "message_id": "<late@x>",
             "content_hash": "late", "received_at": NOW, "recorded_at": NOW,
-            "outcome": "note", "intake_id": late["id"],
+            "outcome": "note", "intake_id": late.id,
             "raw": b"From: x\r\n\r\nVantablackwood lives at Zephyrine Mews"})
     old = add_intake(store, "2026-09-01T09:00:00+00:00", fields=SECRET_FIELDS)
     with store.transaction():
         store.insert("answer_versions", {
-            "intake_id": old["id"], "at": NOW - timedelta(days=45),
+            "intake_id": old.id, "at": NOW - timedelta(days=45),
             "fields_before": {"subject_surname": "Vantablackwood"},
             "changed_keys": ["subject_surname"]})
         store.insert("proposals", {
-            "intake_id": old["id"], "created_at": NOW - timedelta(days=44),
+            "intake_id": old.id, "created_at": NOW - timedelta(days=44),
             "proposed_fields": {"referrer_name": "Thaddeus Pemberton-Ngata"}})
         raw = b"Message-ID: <digest-1@lewisham.gov.uk>\r\n\r\nQ.V. Obsidian Lantern"
         store.insert("outbox", {
@@ -169,15 +171,15 @@ def test_replies_after_a_purge_versions_proposals_digests_and_eml_files_are_eras
             "raw": raw, "status": "sent", "next_attempt_at": NOW - timedelta(days=40),
             "created_at": NOW - timedelta(days=40)})
     (shadow / "digest-1@lewisham.gov.uk.eml").write_bytes(raw)
-    ack = store.query("SELECT raw FROM outbox WHERE intake_id = ?", (old["id"],))[0][0]
+    ack = store.query("SELECT raw FROM outbox WHERE intake_id = ?", (old.id,))[0][0]
     from intake.mail.send import eml_name
 
     (shadow / f"{eml_name(bytes(ack))}.eml").write_bytes(bytes(ack))
     (shadow / "other-intake@x.eml").write_bytes(b"kept")
-    close_intake(store, old["reference"], "done", NOW - timedelta(days=40))
+    close_intake(store, old.reference, "done", NOW - timedelta(days=40))
 
     report = purge(store, 30, now=NOW, shadow_folder=shadow)
-    assert [p.reference for p in report.intakes] == [old["reference"]]
+    assert [p.reference for p in report.intakes] == [old.reference]
     assert report.late_messages == 1 and report.digests == 1
     data = file_bytes(store)
     assert [s for s in SECRETS if contains(data, s)] == []

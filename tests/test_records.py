@@ -48,7 +48,7 @@ def test_an_intake_written_with_to_row_reads_back_the_same(store):
     written = _intake()
     with store.transaction():
         intake_id = store.insert("intakes", written.to_row())
-    read = Intake.from_row(store.intake_by_id(intake_id) or {})
+    read = store.intake_by_id(intake_id)
     assert read == _intake(id=intake_id)
     assert read.status is Status.MANUAL_REVIEW and read.review_reason is ReviewReason.SCAN
     assert read.is_open
@@ -61,8 +61,14 @@ def test_an_intake_written_with_to_row_reads_back_the_same(store):
 def test_an_unknown_word_in_an_intake_row_raises(store, column, word):
     with store.transaction():
         intake_id = store.insert("intakes", _intake().to_row() | {column: word})
+    with pytest.raises(ValueError, match=word) as raised:
+        store.intake_by_id(intake_id)
+    # The error names the row it came from, whichever look-up met it.
+    assert f"intake row {intake_id} (PRV-2026-00001)" in str(raised.value)
     with pytest.raises(ValueError, match=word):
-        Intake.from_row(store.intake_by_id(intake_id) or {})
+        store.intakes()
+    with pytest.raises(ValueError, match=word):
+        store.intake("PRV-2026-00001")
 
 
 def test_the_words_are_those_the_contract_and_the_store_use():

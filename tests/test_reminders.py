@@ -8,9 +8,12 @@ from email import message_from_bytes
 from typing import Any
 
 import pytest
+from support import stored_by_id
 from support.settings import make_settings
 
 from intake.config.settings_types import ReminderSettings
+from intake.domain.clock import iso
+from intake.domain.records import Intake
 from intake.jobs.reminders import queue_due_reminders
 from intake.mail.compose import Composer
 from intake.mail.outbox import deliver_due
@@ -63,9 +66,9 @@ def test_first_after_24_hours_then_every_24_at_most_3(store, tmp_path):
     assert remind(hours(103)) == []  # max 3
     assert remind(hours(500)) == []
 
-    intake = store.intake_by_id(intake_id) or {}
-    assert intake["reminders_sent"] == 3
-    assert intake["last_reminder_at"] == "2026-06-04T17:00:00+00:00"
+    intake = stored_by_id(store, intake_id)
+    assert intake.reminders_sent == 3
+    assert iso(intake.last_reminder_at) == "2026-06-04T17:00:00+00:00"
     rows = reminders_queued(store)
     assert len(rows) == 3 and {r["status"] for r in rows} == {"pending"}
     subjects = [message_from_bytes(r["raw"])["Subject"] for r in rows]
@@ -117,7 +120,7 @@ def test_no_reminders_when_max_is_zero(store, tmp_path):
 
 
 class _Broken(Composer):
-    def reminder(self, intake: dict[str, Any], number: int):  # type: ignore[override]
+    def reminder(self, intake: Intake, number: int):  # type: ignore[override]
         raise RuntimeError("template missing")
 
 
@@ -126,8 +129,8 @@ def test_a_failed_reminder_changes_nothing(store, tmp_path):
     intake_id = add_intake(store, 1)
     with pytest.raises(RuntimeError):
         queue_due_reminders(store, _Broken(settings), settings, hours(24))
-    intake = store.intake_by_id(intake_id) or {}
-    assert intake["reminders_sent"] == 0 and intake["last_reminder_at"] is None
+    intake = stored_by_id(store, intake_id)
+    assert intake.reminders_sent == 0 and intake.last_reminder_at is None
     assert reminders_queued(store) == []
     assert [r["event"] for r in store.audit_trail(intake_id)] == []
 

@@ -35,12 +35,12 @@ def test_a_new_intake_in_memory_is_its_row_read_back(store: Store) -> None:
         row = insert_message(store, RAW, EMAIL, "h", outcome="intake", reason=None,
                              kept=b"x", sender_auth="pass", now=NOW)
         intake = insert_intake(store, RAW, EMAIL, row, columns, folder=None, now=NOW)
-        assert intake == store.intake_by_id(intake["id"])
+        assert intake == store.intake_by_id(intake.id)
         later = update_intake(store, intake, {"status": Status.COMPLETE, "missing": [],
                                               "bounced": True, "updated_at": NOW})
-        assert later == store.intake_by_id(intake["id"])
+        assert later == store.intake_by_id(intake.id)
     (linked,) = store.query("SELECT intake_id FROM messages WHERE id = ?", (row,))[0]
-    assert (intake["reference"], linked) == ("PRV-2026-00001", intake["id"])
+    assert (intake.reference, linked) == ("PRV-2026-00001", intake.id)
 
 
 def test_the_error_path_intake_gets_every_column_too(store: Store) -> None:
@@ -50,5 +50,5 @@ def test_the_error_path_intake_gets_every_column_too(store: Store) -> None:
         intake = insert_intake(store, RAW, EMAIL, row, {
             "status": "manual_review", "review_reason": "error", "source": "none"},
             folder=None, now=NOW)
-        assert intake == store.intake_by_id(intake["id"])
+        assert intake == store.intake_by_id(intake.id)
     assert store.query("SELECT sender_auth FROM messages WHERE id = ?", (row,))[0][0] is None

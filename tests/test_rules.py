@@ -13,6 +13,7 @@ from support import RULES
 from intake.config.paths import project_dir
 from intake.domain import check
 from intake.domain.errors import SettingsError
+from intake.domain.records import ReviewReason
 from intake.domain.rules import VALIDATORS, load_rules
 
 RULES_DIR = project_dir("rules")
@@ -198,3 +199,80 @@ def test_the_ages_are_read_from_fields_toml_and_a_bad_one_is_refused(tmp_path):
     assert "[ages]" not in without
     fields.write_text(without, encoding="utf-8")
     assert (load_rules(directory).adult_age, load_rules(directory).max_age_years) == (18, 120)
+
+
+# -- short words for the MASH's lists (the queue, `intake triage`, the digest) -----------
+
+def test_every_field_has_a_short_name_that_is_not_its_key():
+    for rule in RULES.fields:
+        assert rule.short and rule.name == rule.short, rule.key
+        assert rule.short != rule.key and "_" not in rule.short
+        assert len(rule.short) <= 24, rule.key  # the queue must fit 1280 px
+    names = [rule.name for rule in RULES.fields]
+    assert len(set(names)) == len(names)  # no two fields called alike
+    assert RULES.field_name("referrer_phone") == "Referrer's phone"
+    assert RULES.field_name("subject_dob") == "Date of birth"
+    assert RULES.field_name("form") == "Referral form"
+
+
+def test_a_field_without_a_short_name_is_called_by_its_label():
+    from intake.domain.rules import FieldRule
+
+    rule = FieldRule("subject_gender", "subject", "Gender", (), False, "text")
+    assert rule.name == "Gender"
+
+
+def test_every_required_address_and_every_review_reason_has_a_short_name():
+    assert {RULES.recipient_name(a) for a in RULES.required_recipients} == {
+        "Police", "MASH", "Prevent team"}
+    assert RULES.recipient_name("MASHagency@Lewisham.gov.uk") == "MASH"
+    assert RULES.recipient_name("someone@else.example.org") == "someone@else.example.org"
+    assert set(RULES.review_reason_names) == {reason.value for reason in ReviewReason}
+    assert RULES.reason_name("scan") == "Scan or photo"
+    assert RULES.reason_name("error") == "Processing failed"
+
+
+@pytest.mark.parametrize(("name", "old", "new", "said"), [
+    ("recipients.toml", '"mashagency@lewisham.gov.uk" = "MASH"',
+     '"mash@lewisham.gov.uk" = "MASH"',
+     "[rules] recipients.toml [names] 'mash@lewisham.gov.uk': not a required address "
+     "(known: mashagency@lewisham.gov.uk, prevent@lewisham.gov.uk, "
+     "preventreferrals@met.pnn.police.uk)"),
+    ("recipients.toml", '= "Police"', '= ""',
+     "[rules] recipients.toml [names] 'preventreferrals@met.pnn.police.uk': must be text, "
+     "not ''"),
+    ("referral.toml", '"scan" = "Scan or photo"', '"scanned" = "Scan or photo"',
+     "[rules] referral.toml [review_reasons] 'scanned': not a review reason (known: damaged,"),
+    ("fields.toml", 'short = "Surname"', "short = 1",
+     "[rules] fields.toml subject_surname: short must be text, not 1"),
+    ("fields.toml", 'form_short = "Referral form"', "form_short = []",
+     "[rules] fields.toml form_short: must be text, not []"),
+])
+def test_a_wrong_short_name_is_refused_saying_where(tmp_path, name, old, new, said):
+    directory = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, directory)
+    path = directory / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_rules(directory)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(said), (
+        caught.value.problems)
+
+
+def test_rules_without_short_names_fall_back_to_labels_keys_and_addresses(tmp_path):
+    directory = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, directory)
+    fields = directory / "fields.toml"
+    fields.write_text("\n".join(line for line in fields.read_text().splitlines()
+                                if not line.startswith(("short =", "form_short ="))),
+                      encoding="utf-8")
+    for name, table in (("recipients.toml", "[names]"), ("referral.toml", "[review_reasons]")):
+        path = directory / name
+        path.write_text(path.read_text().split(table)[0], encoding="utf-8")
+    rules = load_rules(directory)
+    assert rules.field_name("referrer_phone") == "Contact Telephone Number"
+    assert rules.field_name("form") == "form"
+    assert rules.recipient_name("mashagency@lewisham.gov.uk") == "mashagency@lewisham.gov.uk"
+    assert rules.reason_name("scan") == "scan"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from support.storefill import add_intake
 
+from intake.domain.records import Priority
 from intake.mail.compose import Composer
 from intake.ops.export import export
 from intake.ops.triage import close_intake
@@ -29,11 +31,11 @@ def clocked(store, settings, **columns):
 
 def test_the_deadline_follows_priority_and_is_set_again_when_it_changes(store, settings):
     intake = clocked(store, settings, priority="urgent")
-    assert screening_clock.clocks(store)[intake["id"]]["due_at"] == DUE_URGENT
+    assert screening_clock.clocks(store)[intake.id]["due_at"] == DUE_URGENT
     with store.transaction():
-        screening_clock.set_deadline(store, {**intake, "priority": "normal"}, settings,
-                                     datetime.now(UTC))
-    assert screening_clock.clocks(store)[intake["id"]]["due_at"] == "2026-06-18T09:00:00+00:00"
+        screening_clock.set_deadline(store, replace(intake, priority=Priority.NORMAL),
+                                     settings, datetime.now(UTC))
+    assert screening_clock.clocks(store)[intake.id]["due_at"] == "2026-06-18T09:00:00+00:00"
 
 
 def test_one_overdue_alert_only_after_the_deadline(store, settings):
@@ -43,7 +45,7 @@ def test_one_overdue_alert_only_after_the_deadline(store, settings):
     after = datetime(2026, 6, 15, 13, 1, tzinfo=UTC)
     assert screening_clock.queue_overdue_alerts(store, composer, settings, before) == []
     assert screening_clock.queue_overdue_alerts(store, composer, settings, after) == [
-        intake["reference"]]
+        intake.reference]
     assert screening_clock.queue_overdue_alerts(store, composer, settings, after) == []
     (row,) = store.query("SELECT kind, recipients FROM outbox WHERE kind = 'overdue'")
     assert row["recipients"] == '["mashagency@lewisham.gov.uk"]'
@@ -52,8 +54,8 @@ def test_one_overdue_alert_only_after_the_deadline(store, settings):
 def test_closing_stops_the_clock_and_no_overdue_alert_follows(store, settings):
     intake = clocked(store, settings, priority="urgent")
     closed_at = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
-    assert close_intake(store, intake["reference"], "duplicate", closed_at)
-    clock = screening_clock.clocks(store)[intake["id"]]
+    assert close_intake(store, intake.reference, "duplicate", closed_at)
+    clock = screening_clock.clocks(store)[intake.id]
     assert (clock["screened_at"], clock["stopped_by"]) == ("2026-06-15T10:00:00+00:00", "closed")
     later = datetime(2026, 6, 20, tzinfo=UTC)
     assert screening_clock.queue_overdue_alerts(store, Composer(settings), settings, later) == []
@@ -72,12 +74,12 @@ def test_late_is_counted_only_once_the_deadline_has_passed(store, settings):
 def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings):
     intake = clocked(store, settings, priority="urgent")
     at = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-    assert screening_clock.mark_triaged(store, intake["reference"], "A. Duty", None, at) == ""
+    assert screening_clock.mark_triaged(store, intake.reference, "A. Duty", None, at) == ""
     assert "already screened" in screening_clock.mark_triaged(
-        store, intake["reference"], "B. Duty", None, at)
+        store, intake.reference, "B. Duty", None, at)
     assert screening_clock.screened_late(store, settings, date(2026, 6, 15),
                                          datetime(2026, 6, 16, tzinfo=UTC)) == []
-    state = screening_clock.state(screening_clock.clocks(store)[intake["id"]],
+    state = screening_clock.state(screening_clock.clocks(store)[intake.id],
                                   screening_clock.calendar_for(settings), at)
     assert state.text == "screened"
 
@@ -85,7 +87,7 @@ def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings
 def test_an_intake_from_before_the_clock_can_be_triaged_and_has_no_deadline(store, settings):
     old = add_intake(store, RECEIVED)  # no screening row: recorded before issue 17
     at = datetime(2026, 6, 16, 9, 0, tzinfo=UTC)
-    assert screening_clock.mark_triaged(store, old["reference"], "A. Duty", "NFA", at) == ""
+    assert screening_clock.mark_triaged(store, old.reference, "A. Duty", "NFA", at) == ""
     out = io.StringIO()
     export(store, out, "jsonl", since=None, timezone="Europe/London")
     (row,) = [json.loads(line) for line in out.getvalue().splitlines()]

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     reread = commands.add_parser(
         "reread", help="read stored intakes again with today's readers and rules")
     reread.add_argument("references", nargs="*", metavar="REFERENCE")
-    reread.add_argument("--status", choices=("complete", "incomplete", "manual_review"),
+    reread.add_argument("--status", choices=[str(word) for word in Status],
                         help="every open intake with this status (instead of references)")
     reread.add_argument("--since", type=_date, help="with --status: received on or after")
     reread.add_argument("--dry-run", action="store_true", help="show what would change")

@@ -8,6 +8,7 @@ single message is taken. Templates are rendered with invented sample data.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import jinja2
 
 from ..domain.errors import SettingsError
+from ..domain.records import Intake, Priority, ReviewReason, Status
 from ..domain.rules import Rules, load_rules
 from ..mail.compose import Composer
 from .paths import project_dir
@@ -70,28 +72,30 @@ def default_folders() -> tuple[Path, Path]:
     return project_dir("rules"), project_dir("templates")
 
 
-def _intake(**extra: Any) -> dict[str, Any]:
-    sample: dict[str, Any] = {
-        "reference": "PRV-2026-00001", "message_id": "<sample@example.org>",
-        "reply_to": "referrer@example.org", "received_at": SAMPLE_AT.isoformat(),
-        "status": "incomplete", "priority": "normal", "urgent_because": [],
-        "findings": [{"rule": "required", "field": "referrer_phone",
-                      "label": "Contact Telephone Number", "code": "required", "values": {}},
-                     {"rule": "date-of-birth", "field": "subject_dob",
-                      "label": "Date of Birth", "code": "too-old", "values": {"years": 120}}],
-        "missing": ["referrer_phone"], "invalid": ["subject_dob"],
-        "cc_missing": ["mashagency@lewisham.gov.uk"], "review_reason": None,
-    }
-    return sample | extra
+def _intake(**extra: Any) -> Intake:
+    sample = Intake(
+        id=0, reference="PRV-2026-00001", message_id="<sample@example.org>",
+        reply_to="referrer@example.org", received_at=SAMPLE_AT, last_message_at=SAMPLE_AT,
+        status=Status.INCOMPLETE, priority=Priority.NORMAL, age_band=None,
+        findings=({"rule": "required", "field": "referrer_phone",
+                   "label": "Contact Telephone Number", "code": "required", "values": {}},
+                  {"rule": "date-of-birth", "field": "subject_dob",
+                   "label": "Date of Birth", "code": "too-old", "values": {"years": 120}}),
+        missing=("referrer_phone",), invalid=("subject_dob",),
+        cc_missing=("mashagency@lewisham.gov.uk",),
+    )
+    return replace(sample, **extra)
 
 
 def _samples(composer: Composer) -> list[tuple[str, Any]]:
     from ..jobs.digest import Digest, OpenItem, digest_context, subject
     from ..store.screening_clock import overdue_alert
 
-    complete = _intake(status="complete", findings=[], missing=[], cc_missing=[])
-    review = _intake(status="manual_review", review_reason="scan", findings=[], missing=[])
-    urgent = _intake(status="complete", priority="urgent", urgent_because=["immediate risk"])
+    complete = _intake(status=Status.COMPLETE, findings=(), missing=(), cc_missing=())
+    review = _intake(status=Status.MANUAL_REVIEW, review_reason=ReviewReason.SCAN,
+                     findings=(), missing=())
+    urgent = _intake(status=Status.COMPLETE, priority=Priority.URGENT,
+                     urgent_because=("immediate risk",))
     digest = Digest(
         day=date(2026, 1, 4), timezone=composer.settings.digest.timezone,
         counts={"Received": 2, "Complete": 1, "Incomplete": 1, "Manual review": 0,
@@ -112,7 +116,7 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("alert (urgent)", lambda: composer.alert(urgent)),
         ("alert (manual review)", lambda: composer.alert(review)),
         ("alert (referred before)", lambda: composer.alert(
-            complete | {"earlier_referrals": ["PRV-2025-00007"]})),
+            complete, earlier_referrals=("PRV-2025-00007",))),
         ("overdue alert", lambda: overdue_alert(composer, complete, {
             "due_at": SAMPLE_AT.isoformat(), "working_hours": 4.0})),
         ("alert (possible forged correction)",

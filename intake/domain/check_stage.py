@@ -11,12 +11,11 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from .check import check, parse_date
-from .clock import parse_iso
 from .models import Extraction, ParsedEmail, Verdict
+from .records import Intake
 from .rules import Rules
 
 
@@ -42,7 +41,7 @@ class Checked:
 
 
 def check_message(email: ParsedEmail, extraction: Extraction, received_at: datetime,
-                  thread_intake: dict[str, Any] | None, rules: Rules, *, timezone: str,
+                  thread_intake: Intake | None, rules: Rules, *, timezone: str,
                   mailbox_address: str) -> Checked:
     verdict = _local_check(dict(extraction.fields), extraction, email, received_at, rules,
                            timezone, mailbox_address, [])
@@ -53,28 +52,28 @@ def check_message(email: ParsedEmail, extraction: Extraction, received_at: datet
         as_correction(thread_intake, email, extraction, rules, timezone=timezone,
                       mailbox_address=mailbox_address),
         extraction.carries_form and about_someone_else(extraction.fields,
-                                                       thread_intake.get("fields") or {}),
+                                                       thread_intake.fields),
     )
 
 
-def as_correction(intake: dict[str, Any], email: ParsedEmail, new: Extraction, rules: Rules,
+def as_correction(intake: Intake, email: ParsedEmail, new: Extraction, rules: Rules,
                   *, timezone: str, mailbox_address: str) -> Correction:
     """The intake with the message's answers merged in, checked again as of the day the
     intake was received, counting every address it and its corrections went to."""
     readable = new.carries_form and new.review_reason is None
-    fields = dict(intake.get("fields") or {})
+    fields = dict(intake.fields)
     if readable:
         fields.update({k: v for k, v in new.fields.items() if v.strip()})
     merged = Extraction(
-        source=new.source if new.carries_form else intake.get("source", "none"),
+        source=new.source if new.carries_form else intake.source,
         fields=fields,
-        review_reason=new.review_reason if new.carries_form else intake.get("review_reason"),
-        carries_form=new.carries_form or intake.get("source", "none") != "none",
+        review_reason=new.review_reason if new.carries_form else intake.review_reason,
+        carries_form=new.carries_form or intake.source != "none",
     )
-    recipients = sorted({*intake.get("recipients", []), *email.to, *email.cc})
-    verdict = _local_check(fields, merged, email, parse_iso(intake["received_at"]), rules,
+    recipients = sorted({*intake.recipients, *email.to, *email.cc})
+    verdict = _local_check(fields, merged, email, intake.received_at, rules,
                            timezone, mailbox_address, recipients)
-    sources = dict(intake.get("field_sources") or {})
+    sources = dict(intake.field_sources)
     if readable:
         sources.update(new.where)
     return Correction(readable, fields, sources, merged, recipients, verdict)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .check_stage import Checked
 from .classify import (
@@ -21,7 +20,7 @@ from .classify import (
     says_referral,
 )
 from .models import Extraction, ParsedEmail, RawMessage
-from .records import Kind, Outcome
+from .records import Intake, Kind, Outcome
 from .rules import Rules
 from .sender_auth import FAIL
 
@@ -40,8 +39,8 @@ class Known:
     """What the store knew about one message when it was decided (lookup.py)."""
 
     first_delivery: Delivery | None = None  # the row this message repeats
-    thread_intake: dict[str, Any] | None = None  # named by the subject or In-Reply-To
-    bounced_intake: dict[str, Any] | None = None  # whose message a bounce returns
+    thread_intake: Intake | None = None  # named by the subject or In-Reply-To
+    bounced_intake: Intake | None = None  # whose message a bounce returns
     bounced_kinds: frozenset[Kind] = frozenset()  # the kinds of ours it returns
 
 
@@ -51,7 +50,7 @@ class Decision:
 
     outcome: Outcome  # intake | correction | note | bounce | ignored | duplicate
     reason: str | None = None  # why ignored / duplicate / why no auto-reply
-    intake: dict[str, Any] | None = None  # the intake a correction, note or bounce belongs to
+    intake: Intake | None = None  # the intake a correction, note or bounce belongs to
     reply_to: str | None = None  # where an auto-reply may go; None: never answer
     machine_reason: str | None = None
     forged: bool = False  # a correction from the referrer's address that failed DMARC
@@ -90,12 +89,12 @@ def _duplicate(ctx: Context) -> Decision | None:
         return None
     if first.content_hash != ctx.content_hash and ctx.extraction.carries_form:
         return None  # a reused Message-ID on a different form: never discard a referral
-    return Decision("duplicate", reason=f"repeats message row {first.row_id}")
+    return Decision(Outcome.DUPLICATE, reason=f"repeats message row {first.row_id}")
 
 
 def _own_mail(ctx: Context) -> Decision | None:
     if is_own_mail(ctx.email, ctx.own_addresses):
-        return Decision("ignored", reason="own-mail")
+        return Decision(Outcome.IGNORED, reason="own-mail")
     return None
 
 
@@ -108,8 +107,9 @@ def _bounce(ctx: Context) -> Decision | None:
         return None
     if ctx.known.bounced_kinds & {Kind.ALERT, Kind.DIGEST}:
         # Our alert to the MASH came back: the referrer is fine, the MASH must be told.
-        return Decision("note", reason="alert-bounced", intake=intake, machine_reason=machine)
-    return Decision("bounce", reason=machine, intake=intake, machine_reason=machine)
+        return Decision(Outcome.NOTE, reason="alert-bounced", intake=intake,
+                        machine_reason=machine)
+    return Decision(Outcome.BOUNCE, reason=machine, intake=intake, machine_reason=machine)
 
 
 def _thread(ctx: Context) -> Decision | None:
@@ -123,35 +123,33 @@ def _thread(ctx: Context) -> Decision | None:
     if intake is None:
         return None
     has_form = ctx.extraction.carries_form
-    finished = bool(intake.get("closed_at") or intake.get("purged_at"))
+    finished = bool(intake.closed_at or intake.purged_at)
     if has_form and (finished or ctx.checked.someone_else):
         return None
     machine = machine_mail_reason(email, ctx.rules)
     if finished or (machine and not has_form):
-        return Decision("note", reason=machine or "intake closed", intake=intake,
+        return Decision(Outcome.NOTE, reason=machine or "intake closed", intake=intake,
                         machine_reason=machine)
     if email.sender and email.sender in may_correct(intake):
         if ctx.sender_auth == FAIL:
             # Mail under the referrer's address the receiving server says is not theirs:
             # it changes nothing, and the MASH is told.
-            return Decision("note", reason="unauthenticated-correction", intake=intake,
+            return Decision(Outcome.NOTE, reason="unauthenticated-correction", intake=intake,
                             forged=True)
         return Decision(
-            "correction",
+            Outcome.CORRECTION,
             intake=intake,
             reply_to=None if machine else reply_address(email, ctx.own_addresses),
             machine_reason=machine,
         )
-    return Decision("note", reason="reply from someone else in the thread", intake=intake)
+    return Decision(Outcome.NOTE, reason="reply from someone else in the thread",
+                    intake=intake)
 
 
-def may_correct(intake: dict[str, Any]) -> set[str]:
+def may_correct(intake: Intake) -> set[str]:
     """Who may correct an intake: its sender, or the referrer's email on the form as first
     received. Never an address a correction wrote: no correction widens the list."""
-    first = intake.get("first_referrer_email")
-    if first is None and "first_referrer_email" not in intake:
-        first = (intake.get("fields") or {}).get("referrer_email", "")
-    allowed = {intake.get("sender"), (first or "").strip().lower()}
+    allowed = {intake.sender, (intake.first_referrer_email or "").strip().lower()}
     return {address for address in allowed if address}
 
 
@@ -161,24 +159,24 @@ def _referral(ctx: Context) -> Decision | None:
     if ctx.extraction.carries_form:
         # A form is a referral whatever its headers say; machine mail is only never answered.
         return Decision(
-            "intake",
+            Outcome.INTAKE,
             reply_to=None if machine else reply_address(email, ctx.own_addresses),
             machine_reason=machine,
             reason=machine,
         )
     if machine:
-        return Decision("ignored", reason=machine, machine_reason=machine)
+        return Decision(Outcome.IGNORED, reason=machine, machine_reason=machine)
     if ctx.extraction.review_reason:
         # No form, yet a person must look (the pipeline found the body behind a secure
         # link): whatever the subject says, a referral may wait there.
-        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
+        return Decision(Outcome.INTAKE, reply_to=reply_address(email, ctx.own_addresses))
     if says_referral(email, ctx.rules):
-        return Decision("intake", reply_to=reply_address(email, ctx.own_addresses))
+        return Decision(Outcome.INTAKE, reply_to=reply_address(email, ctx.own_addresses))
     return None
 
 
 def _not_a_referral(ctx: Context) -> Decision:
-    return Decision("ignored", reason="not-referral")
+    return Decision(Outcome.IGNORED, reason="not-referral")
 
 
 DECISION_STEPS: tuple[Step, ...] = (_duplicate, _own_mail, _bounce, _thread, _referral)

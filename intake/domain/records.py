@@ -1,9 +1,9 @@
 """Typed records over the store's rows, and the words their columns may hold.
 
-The store keeps rows as dicts (store.decode_row); these give them names and
-types for code that reads them: the outbox, the jobs, the operator commands
-and the web page. `Intake.from_row` takes a row as `decode_row` or
-`triage_rows` returns it; `to_row` gives the columns back for store.insert.
+The store reads rows as dicts (store.decode_row) and hands them on only as
+these records (store.intake_from_row): every module outside the store reads
+an intake by attribute, never by a column's name. `Intake.from_row` takes a row
+as `decode_row` returns it; `to_row` gives the columns back for store.insert.
 Every word is spelled once here, and a word the code does not know raises
 ValueError instead of falling into an `else`.
 """
@@ -115,6 +115,10 @@ def _when(text: str | datetime | None) -> datetime | None:
     return parse_iso(text) if text else None
 
 
+def _moment(text: str | datetime) -> datetime:
+    return text if isinstance(text, datetime) else parse_iso(text)
+
+
 def json_list(value: Any) -> tuple[str, ...]:
     """A JSON list column, decoded or not; a lone string is refused, not taken as a list."""
     if isinstance(value, str):
@@ -171,8 +175,8 @@ class Intake:
             status=Status(row["status"]),
             priority=Priority(row.get("priority") or Priority.NORMAL),
             age_band=AgeBand(band) if band else None,
-            received_at=parse_iso(row["received_at"]),
-            last_message_at=parse_iso(row["last_message_at"]),
+            received_at=_moment(row["received_at"]),
+            last_message_at=_moment(row["last_message_at"]),
             sender=row.get("sender"),
             message_id=row.get("message_id"),
             reply_to=row.get("reply_to"),

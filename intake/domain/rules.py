@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from .alerts import (
     Trigger,
 )
 from .errors import SettingsError
+from .records import ReviewReason
 
 VALIDATORS = ("text", "date-of-birth", "date", "email", "yes-no")
 
@@ -42,10 +44,16 @@ class FieldRule:
     aliases: tuple[str, ...]
     required: bool
     validator: str
+    short: str = ""  # a few words for it: the queue, triage and the digest (default: label)
 
     @property
     def wordings(self) -> tuple[str, ...]:
         return (self.label, *self.aliases)
+
+    @property
+    def name(self) -> str:
+        """What the MASH's lists call it: its short wording, else the form's."""
+        return self.short or self.label
 
 
 @dataclass(frozen=True)
@@ -79,12 +87,30 @@ class Rules:
     alerts: AlertRules = field(default_factory=AlertRules)  # alerts.toml
     adult_age: int = 18  # fields.toml [ages]: the age of majority (age band)
     max_age_years: int = 120  # fields.toml [ages]: the oldest plausible date of birth
+    form_name: str = "form"  # fields.toml form_short: a referral with no form attached
+    recipient_names: Mapping[str, str] = field(default_factory=dict)  # recipients.toml [names]
+    review_reason_names: Mapping[str, str] = field(default_factory=dict)  # referral.toml
 
     def field(self, key: str) -> FieldRule:
         for rule in self.fields:
             if rule.key == key:
                 return rule
         raise KeyError(key)
+
+    # What the MASH's lists (the queue, `intake triage`, the digest) call a missing or
+    # invalid answer, a required address not copied in, a review reason: words from the
+    # rules files; the key, address or code itself where they give none.
+
+    def field_name(self, key: str) -> str:
+        if key == "form":
+            return self.form_name
+        return next((rule.name for rule in self.fields if rule.key == key), key)
+
+    def recipient_name(self, address: str) -> str:
+        return self.recipient_names.get(address.lower(), address)
+
+    def reason_name(self, code: str) -> str:
+        return self.review_reason_names.get(code, code)
 
     @property
     def required_keys(self) -> tuple[str, ...]:
@@ -128,6 +154,7 @@ def load_rules(directory: Path | None = None) -> Rules:
                 aliases=tuple(spec.get("aliases", ())),
                 required=bool(spec.get("required", False)),
                 validator=spec.get("validator", "text"),
+                short=spec.get("short", ""),
             )
         except KeyError as err:
             problems.append(f"[rules] fields.toml field {index + 1}: missing {err.args[0]}")
@@ -136,7 +163,19 @@ def load_rules(directory: Path | None = None) -> Rules:
             problems.append(f"[rules] fields.toml {rule.key}: unknown validator {rule.validator!r}")
         if rule.section not in section_keys:
             problems.append(f"[rules] fields.toml {rule.key}: unknown section {rule.section!r}")
+        if not isinstance(rule.short, str):
+            problems.append(f"[rules] fields.toml {rule.key}: short must be text, "
+                            f"not {rule.short!r}")
         fields.append(rule)
+    required_recipients = tuple(a.lower() for a in recipients.get("required", []))
+    recipient_names = _names(recipients, "names", "recipients.toml",
+                             set(required_recipients), "a required address", problems,
+                             lower_keys=True)
+    review_reason_names = _names(referral, "review_reasons", "referral.toml",
+                                 {r.value for r in ReviewReason}, "a review reason", problems)
+    form_name = form.get("form_short", Rules.form_name)
+    if not isinstance(form_name, str) or not form_name.strip():
+        problems.append(f"[rules] fields.toml form_short: must be text, not {form_name!r}")
 
     headers = []
     for spec in machine.get("header", []):
@@ -170,7 +209,7 @@ def load_rules(directory: Path | None = None) -> Rules:
         fields=tuple(fields),
         sections=sections,
         placeholders=frozenset(p.strip().lower() for p in form.get("placeholders", [""])),
-        required_recipients=tuple(a.lower() for a in recipients.get("required", [])),
+        required_recipients=required_recipients,
         urgency_phrases=tuple(p.lower() for p in urgency.get("phrases", [])),
         urgency_fields=tuple(urgency.get("fields", [])),
         urgency_in_subject=bool(urgency.get("email_subject", True)),
@@ -191,7 +230,32 @@ def load_rules(directory: Path | None = None) -> Rules:
         alerts=alerts,
         adult_age=adult_age,
         max_age_years=max_age_years,
+        form_name=form_name,
+        recipient_names=recipient_names,
+        review_reason_names=review_reason_names,
     )
+
+
+def _names(spec: dict[str, Any], table: str, filename: str, known: set[str], what: str,
+           problems: list[str], *, lower_keys: bool = False) -> dict[str, str]:
+    """A table of short words by key ([names], [review_reasons]): every key must be one
+    the rules know, every word text."""
+    names: Any = spec.get(table, {})
+    if not isinstance(names, dict):
+        problems.append(f"[rules] {filename} {table}: must be a table of key = \"words\"")
+        return {}
+    out = {}
+    for key, words in names.items():
+        wanted = key.lower() if lower_keys else key
+        if wanted not in known:
+            problems.append(f"[rules] {filename} [{table}] {key!r}: not {what} "
+                            f"(known: {', '.join(sorted(known))})")
+        elif not isinstance(words, str) or not words.strip():
+            problems.append(f"[rules] {filename} [{table}] {key!r}: must be text, "
+                            f"not {words!r}")
+        else:
+            out[wanted] = words.strip()
+    return out
 
 
 def load_alert_rules(directory: Path | None = None) -> AlertRules:

@@ -23,7 +23,7 @@ from ..config.paths import project_dir
 from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, local_day, parse_iso
 from ..domain.errors import SendError
-from ..domain.records import OPEN_STATUSES, AgeBand, Intake, Kind, Priority, Status
+from ..domain.records import OPEN_STATUSES, AgeBand, Kind, Priority, Status
 from ..mail.compose import Composer, render_subject, template_env
 from ..mail.outbox import deliver_now, queue
 from ..ops.queue_view import digest_extras, raised_in_queue
@@ -33,9 +33,10 @@ from ..ops.triage import (
     gaps,
     held_kinds,
     notes,
+    rules_or_none,
     undelivered,
 )
-from ..store.database import Store, decode_row
+from ..store.database import Store
 from ..store.service_state import outage_lines, outages_on
 
 log = logging.getLogger("intake")
@@ -114,15 +115,14 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
     timezone = settings.digest.timezone
     counts, late = digest_counts(store, settings, day, now)
     marks = ", ".join("?" * len(OPEN_STATUSES))
-    rows = store.query(
-        f"SELECT * FROM intakes WHERE closed_at IS NULL AND status IN ({marks}) "
-        "ORDER BY priority = ? DESC, received_at, id", (*OPEN_STATUSES, Priority.URGENT),
-    )
+    intakes = store.intakes(f"closed_at IS NULL AND status IN ({marks})",
+                            (*OPEN_STATUSES, Priority.URGENT),
+                            order="priority = ? DESC, received_at, id")
     items = []
     raised = raised_in_queue(store, settings)
     held = held_kinds(store)
-    for row in rows:
-        intake = Intake.from_row(decode_row(row))
+    rules = rules_or_none(settings)
+    for intake in intakes:
         flags = notes(intake, settings.reminders.max, held.get(intake.id, set()))
         if intake.priority == Priority.URGENT:
             flags.insert(0, "urgent")
@@ -132,7 +132,7 @@ def digest_for_day(store: Store, settings: Settings, day: date, *, now: datetime
             reference=intake.reference,
             initials=initials(intake.fields),
             days_open=days_open(intake, now, timezone),
-            missing=tuple(gaps(intake)),
+            missing=tuple(gaps(intake, rules)),
             reminders_sent=intake.reminders_sent,
             note="; ".join(flags),
         ))

@@ -19,6 +19,7 @@ from ..domain.records import Intake, Kind, Status
 from ..mail.compose import Composer
 from ..mail.outbox import queue
 from ..store.database import Store
+from ..store.rows import update_intake
 
 log = logging.getLogger("intake.reminders")
 
@@ -60,21 +61,20 @@ def queue_due_reminders(store: Store, composer: Composer, settings: Settings,
     reminded = []
     for (intake_id,) in store.query(_CANDIDATES, (settings.reminders.max,)):
         with store.transaction():
-            row = store.intake_by_id(intake_id)  # as it stands inside the transaction
-            if row is None:
+            intake = store.intake_by_id(intake_id)  # as it stands inside the transaction
+            if intake is None:
                 continue
-            intake = Intake.from_row(row)
             if not wants_reminder(intake, settings, now):
                 continue
             number = intake.reminders_sent + 1
             try:
-                message = composer.reminder(row, number)
+                message = composer.reminder(intake, number)
             except ValueError as err:  # no usable reply address: nothing to send, skip it
                 log.warning("%s no reminder: %s", intake.reference, err)
                 continue
             outbox_id = queue(store, message, kind=Kind.REMINDER, intake_id=intake_id, now=now)
-            store.update("intakes", intake_id, {"reminders_sent": number,
-                                                "last_reminder_at": now, "updated_at": now})
+            update_intake(store, intake, {"reminders_sent": number, "last_reminder_at": now,
+                                          "updated_at": now})
             store.audit("reminded", intake_id=intake_id, at=now, number=number,
                         outbox_id=outbox_id)
         reminded.append(intake.reference)

@@ -15,9 +15,9 @@ what would change and writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
-from typing import Any, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ..config.settings_types import Settings
@@ -25,6 +25,7 @@ from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.check import check
 from ..domain.clock import day_bounds, iso, parse_iso
 from ..domain.models import Extraction, ParsedEmail, RawMessage
+from ..domain.records import Intake, Kind, Outcome, ReviewReason, Status
 from ..domain.rules import Rules
 from ..extract import ParserPool
 from ..mail.compose import Composer
@@ -33,8 +34,9 @@ from ..mail.parse import parse
 from ..runtime.pipeline import cut_short, damaged_referral
 from ..store.database import Store
 from ..store.followup import queue_alert, state
+from ..store.record import stays_urgent
+from ..store.rows import update_intake
 
-VERDICT_KEYS = ("status", "missing", "invalid", "cc_missing")
 SHOWN_FIELDS = 4  # field names listed on a line; the rest counted
 
 
@@ -66,52 +68,45 @@ class Reread:
 
 
 def choose_intakes(store: Store, settings: Settings, references: list[str],
-                   status: str | None, since: date | None) -> list[dict[str, Any]]:
-    """The intakes named, or those with `status` received on or after `since`."""
+                   status: Status | None, since: date | None) -> list[Intake | str]:
+    """The intakes named (a reference no intake has stays as it was given), or those
+    with `status` received on or after `since`."""
     if references:
-        found = []
-        for reference in references:
-            intake = store.intake(reference.upper())
-            found.append(intake or {"reference": reference.upper(), "id": None})
-        return found
-    where, params = ["closed_at IS NULL", "purged_at IS NULL", "status = ?"], [status]
+        return [store.intake(reference.upper()) or reference.upper()
+                for reference in references]
+    where, params = ["closed_at IS NULL", "purged_at IS NULL", "status = ?"], [Status(status)]
     if since is not None:
         where.append("received_at >= ?")
         params.append(iso(day_bounds(since, settings.digest.timezone)[0]))
-    rows = store.query(f"SELECT reference FROM intakes WHERE {' AND '.join(where)} "
-                       "ORDER BY received_at, id", params)
-    return [store.intake(row["reference"]) or {} for row in rows]
+    return list(store.intakes(" AND ".join(where), params))
 
 
 def reread_intakes(store: Store, settings: Settings, rules: Rules, pool: ParserPool,
-                   composer: Composer, intakes: list[dict[str, Any]], *, dry_run: bool,
+                   composer: Composer, intakes: list[Intake | str], *, dry_run: bool,
                    now: datetime) -> list[Reread]:
     return [_reread_one(store, settings, rules, pool, composer, intake, dry_run, now)
+            if isinstance(intake, Intake) else Reread(intake, "", "", skipped="no such intake")
             for intake in intakes]
 
 
-def _describe(intake: dict[str, Any]) -> str:
-    status = str(intake.get("status") or "?")
-    if status == "manual_review" and intake.get("review_reason"):
-        return f"manual_review ({intake['review_reason']})"
-    if status == "incomplete":
-        missing = [*intake.get("missing", []),
-                   *(f"{k} (invalid)" for k in intake.get("invalid", []))]
+def _describe(intake: Intake) -> str:
+    if intake.status is Status.MANUAL_REVIEW and intake.review_reason:
+        return f"manual_review ({intake.review_reason})"
+    if intake.status is Status.INCOMPLETE:
+        missing = [*intake.missing, *(f"{k} (invalid)" for k in intake.invalid)]
         return f"incomplete ({', '.join(missing) or 'recipients'})"
-    return status
+    return str(intake.status)
 
 
 def _reread_one(store: Store, settings: Settings, rules: Rules, pool: ParserPool,
-                composer: Composer, intake: dict[str, Any], dry_run: bool,
+                composer: Composer, intake: Intake, dry_run: bool,
                 now: datetime) -> Reread:
-    reference = str(intake.get("reference"))
-    if not intake.get("id"):
-        return Reread(reference, "", "", skipped="no such intake")
-    if intake.get("closed_at") or intake.get("purged_at"):
+    reference = intake.reference
+    if intake.closed_at or intake.purged_at:
         return Reread(reference, "", "", skipped="closed")
     messages = store.query(
         "SELECT id, raw, received_at FROM messages WHERE intake_id = ? "
-        "AND outcome IN ('intake', 'correction') ORDER BY id", (intake["id"],))
+        "AND outcome IN (?, ?) ORDER BY id", (intake.id, Outcome.INTAKE, Outcome.CORRECTION))
     if not messages or any(row["raw"] is None for row in messages):
         return Reread(reference, _describe(intake), _describe(intake),
                       skipped="the stored message is no longer kept")
@@ -132,60 +127,60 @@ def _reread_one(store: Store, settings: Settings, rules: Rules, pool: ParserPool
             merged = Extraction(source=new.source, review_reason=new.review_reason,
                                 carries_form=new.carries_form or merged.carries_form,
                                 filename=new.filename)
-    if not merged.carries_form and intake.get("review_reason"):
+    if not merged.carries_form and intake.review_reason:
         # Why a person must look came from the message, not a form (cut to its header,
         # behind a secure link, a processing error): no reader can change that.
-        merged = Extraction(source=str(intake.get("source") or "none"),
-                            review_reason=intake["review_reason"], carries_form=True)
+        merged = Extraction(source=intake.source, review_reason=intake.review_reason,
+                            carries_form=True)
     assert first_email is not None
-    received = parse_iso(intake["received_at"]).astimezone(ZoneInfo(settings.digest.timezone))
+    received = intake.received_at.astimezone(ZoneInfo(settings.digest.timezone))
     verdict = check(fields, Extraction(merged.source, fields, where, merged.review_reason,
                                        merged.filename, merged.carries_form),
                     first_email, received, rules, mailbox_address=settings.mailbox.address,
-                    extra_recipients=list(intake.get("recipients") or []))
-    old_fields = intake.get("fields") or {}
+                    extra_recipients=list(intake.recipients))
+    old_fields = intake.fields
     changed = tuple(sorted(k for k in fields.keys() | old_fields.keys()
                            if fields.get(k) != old_fields.get(k)))
     columns = {"status": verdict.status, "missing": list(verdict.missing),
                "invalid": list(verdict.invalid), "cc_missing": list(verdict.cc_missing)}
-    verdict_changed = any(columns[k] != (intake.get(k) or ([] if k != "status" else None))
-                          for k in VERDICT_KEYS)
-    after = {**intake, **columns, "review_reason": merged.review_reason}
+    verdict_changed = ((verdict.status, verdict.missing, verdict.invalid, verdict.cc_missing)
+                       != (intake.status, intake.missing, intake.invalid, intake.cc_missing))
+    review_reason = ReviewReason(merged.review_reason) if merged.review_reason else None
+    after = replace(intake, status=verdict.status, missing=verdict.missing,
+                    invalid=verdict.invalid, cc_missing=verdict.cc_missing,
+                    review_reason=review_reason)
     result = Reread(reference, _describe(intake), _describe(after), changed)
     if dry_run or (not changed and not verdict_changed
-                   and merged.review_reason == intake.get("review_reason")):
+                   and review_reason == intake.review_reason):
         return result
-    was_urgent = intake.get("priority") == "urgent"
-    priority = "urgent" if was_urgent or verdict.priority == "urgent" else "normal"
+    priority = stays_urgent(intake, verdict)
     queued: list[str] = []
     with store.transaction():
-        store.update("intakes", intake["id"], {
+        updated = update_intake(store, intake, {
             **columns,
             "findings": [asdict(f) for f in verdict.findings],
             "age_band": verdict.age_band,
             "fields": fields,
             "field_sources": where,
             "priority": priority,
-            "urgent_because": sorted({*intake.get("urgent_because", []),
-                                      *verdict.urgent_because}),
+            "urgent_because": sorted({*intake.urgent_because, *verdict.urgent_because}),
             "source": merged.source,
             "review_reason": merged.review_reason,
             "updated_at": now,
         })
-        store.audit("reread", intake_id=intake["id"], at=now,
-                    previous_status=intake.get("status"), status=verdict.status,
-                    previous_review_reason=intake.get("review_reason"),
+        store.audit("reread", intake_id=intake.id, at=now,
+                    previous_status=intake.status, status=verdict.status,
+                    previous_review_reason=intake.review_reason,
                     review_reason=merged.review_reason, source=merged.source,
                     missing=list(verdict.missing), invalid=list(verdict.invalid),
                     fields_changed=list(changed))
-        updated = store.intake_by_id(intake["id"]) or {}
-        if verdict_changed and intake.get("reply_to"):
-            queue(store, composer.acknowledgement(updated, correction=True), kind="correction",
-                  intake_id=intake["id"], now=now)
+        if verdict_changed and intake.reply_to:
+            queue(store, composer.acknowledgement(updated, correction=True),
+                  kind=Kind.CORRECTION, intake_id=intake.id, now=now)
             queued.append("ack")
         elif verdict_changed:
-            store.audit("not-answered", intake_id=intake["id"], at=now,
-                        reason=intake.get("machine_reason") or "no-reply-address")
+            store.audit("not-answered", intake_id=intake.id, at=now,
+                        reason=intake.machine_reason or "no-reply-address")
         planned = alerts_for(AlertFacts(State(verdict.status, priority), before=state(intake)),
                              rules.alerts)
         queued += queue_alert(store, composer, planned, updated, now)
@@ -196,7 +191,7 @@ def _extraction(pool: ParserPool, email: ParsedEmail, raw: RawMessage, rules: Ru
     """What the pipeline reads of a message today (the same damaged-message rules)."""
     extraction = pool.extract(email.attachments)
     if not extraction.carries_form and (cut_short(email) or damaged_referral(email, raw, rules)):
-        return Extraction(source="none", review_reason="damaged", carries_form=True)
+        return Extraction(source="none", review_reason=ReviewReason.DAMAGED, carries_form=True)
     return extraction
 
 

@@ -22,11 +22,11 @@ from ..domain.alerts import AlertFacts, State, alerts_for
 from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
 from ..domain.models import RawMessage
-from ..domain.records import Status
+from ..domain.records import Intake, Kind, Outcome, Status
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
-from ..store.followup import follow_up, queue_alert, with_earlier
+from ..store.followup import follow_up, queue_alert
 from ..store.record import _attach, _correction, first_message_columns
 from ..store.rows import update_intake
 
@@ -67,8 +67,8 @@ def retry_errors(pipeline: Pipeline, now: datetime) -> list[str]:
 def _alerted(pipeline: Pipeline, intake_id: int) -> bool:
     """The MASH was told about the intake: an alert queued, or held for a burst's."""
     return bool(pipeline.store.query(
-        "SELECT 1 FROM outbox WHERE intake_id = ? AND kind = 'alert' UNION ALL "
-        "SELECT 1 FROM alert_batch WHERE intake_id = ?", (intake_id, intake_id)))
+        "SELECT 1 FROM outbox WHERE intake_id = ? AND kind = ? UNION ALL "
+        "SELECT 1 FROM alert_batch WHERE intake_id = ?", (intake_id, Kind.ALERT, intake_id)))
 
 
 def _alert_failed(pipeline: Pipeline, intake_id: int, now: datetime) -> None:
@@ -85,7 +85,7 @@ def _alert_failed(pipeline: Pipeline, intake_id: int, now: datetime) -> None:
             queue_alert(pipeline.store, pipeline.composer, planned, intake, now,
                         pipeline.burst_rule)
     except Exception as alert_err:  # the failure may be the composer's own
-        log.error("%s alert could not be written: %s", intake["reference"],
+        log.error("%s alert could not be written: %s", intake.reference,
                   type(alert_err).__name__)
 
 
@@ -104,30 +104,35 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
     decision = decide(ctx)
     store, composer = pipeline.store, pipeline.composer
     with store.transaction():
-        intake = store.intake_by_id(row["intake_id"]) or {}
+        intake = store.intake_by_id(row["intake_id"])
+        if intake is None:
+            raise ValueError(f"retry: intake {row['intake_id']} is gone")
         store.update("messages", row["message_row"], {"outcome": decision.outcome,
                                                       "reason": decision.reason})
-        if decision.outcome == "intake":
+        outcome = decision.outcome
+        if outcome is Outcome.INTAKE:
             queued = _redo_intake(pipeline, ctx, decision, intake, row["message_row"], now)
             return f"{row['reference']} retried: intake {queued}"
-        if decision.outcome == "correction":
+        if outcome is Outcome.CORRECTION:
             result = _correction(store, ctx, decision, composer, row["message_row"], now)
-        elif decision.outcome in ("note", "bounce") and decision.intake:
+        elif outcome in (Outcome.NOTE, Outcome.BOUNCE) and decision.intake:
             result = _attach(store, ctx, decision, composer, row["message_row"], now)
-        else:
+        elif outcome in (Outcome.NOTE, Outcome.BOUNCE, Outcome.IGNORED, Outcome.DUPLICATE):
             store.update("messages", row["message_row"], {"intake_id": None})
             result = None
+        else:
+            raise ValueError(f"retry: no writer for outcome {outcome!r}")
         where = f" of {result.reference}" if result and result.reference else ""
         reason = f"retried: a {decision.outcome}{where}, not a referral of its own"
-        store.update("intakes", intake["id"], {"closed_at": now, "close_reason": reason,
-                                               "updated_at": now})
-        store.audit("retried", intake_id=intake["id"], message_row=row["message_row"], at=now,
+        update_intake(store, intake, {"closed_at": now, "close_reason": reason,
+                                      "updated_at": now})
+        store.audit("retried", intake_id=intake.id, message_row=row["message_row"], at=now,
                     outcome=decision.outcome, belongs_to=result.reference if result else None)
-        store.audit("closed", intake_id=intake["id"], at=now, status=intake.get("status"))
+        store.audit("closed", intake_id=intake.id, at=now, status=intake.status)
     return f"{row['reference']} {reason}"
 
 
-def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: dict[str, Any],
+def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: Intake,
                  message_row: int, now: datetime) -> str:
     """The intake's real verdict in place of `error`; queue what it owes. Returns a summary."""
     store, composer = pipeline.store, pipeline.composer
@@ -136,21 +141,22 @@ def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: d
         **first_message_columns(ctx, decision, extraction, verdict),
         "updated_at": now,
     })
-    audit = {"intake_id": intake["id"], "message_row": message_row, "at": now}
+    audit = {"intake_id": intake.id, "message_row": message_row, "at": now}
     store.audit("retried", **audit, previous="error", status=verdict.status,
                 priority=verdict.priority, review_reason=extraction.review_reason)
     followup = follow_up(store, updated, composer, now,  # links and screening clock
                          alerts=ctx.rules.alerts)
     queued = []
     if decision.reply_to:
-        queue(store, composer.acknowledgement(updated), kind="ack", intake_id=intake["id"],
+        queue(store, composer.acknowledgement(updated), kind=Kind.ACK, intake_id=intake.id,
               now=now)
         queued.append("ack")
-    alerted = _alerted(pipeline, intake["id"])
+    alerted = _alerted(pipeline, intake.id)
     # Its first alert (if it could be written) said "manual review": a retry says
     # "urgent" now, or "manual review" if that one could not be written; never held.
     planned = alerts_for(AlertFacts(State(verdict.status, verdict.priority),
                                     raised=followup.raised, review_alerted=alerted),
                          ctx.rules.alerts)
-    queued += queue_alert(store, composer, planned, with_earlier(updated, followup), now)
+    queued += queue_alert(store, composer, planned, updated, now,
+                          earlier=followup.earlier_referrals)
     return f"{verdict.status}" + (f" queued {','.join(queued)}" if queued else "")

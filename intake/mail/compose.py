@@ -23,7 +23,7 @@ import jinja2
 from ..config.paths import project_dir
 from ..config.settings_types import Settings
 from ..domain.clock import parse_iso, utcnow
-from ..domain.records import LOOP_HEADER
+from ..domain.records import LOOP_HEADER, Intake, Kind, Priority, Status
 from .finding_words import FINDINGS, FindingWords, finding_line
 
 # 7bit: bodies go out quoted-printable or base64, so no server needs 8BITMIME.
@@ -97,71 +97,72 @@ class Composer:
 
     # -- messages about an intake -------------------------------------------
 
-    def acknowledgement(self, intake: dict[str, Any], *, correction: bool = False) -> EmailMessage:
+    def acknowledgement(self, intake: Intake, *, correction: bool = False) -> EmailMessage:
         """The reply to a referral (or to its correction), to its sender only."""
         context = self._reply_context(intake)
         context["correction"] = correction
         return self.message(
-            kind="correction" if correction else "ack",
-            to=[_single_address(intake.get("reply_to"))],
+            kind=Kind.CORRECTION if correction else Kind.ACK,
+            to=[_single_address(intake.reply_to)],
             subject=self.subject("acknowledgement", reference=context["reference"],
                                  correction=correction),
             template="acknowledgement", context=context,
-            reply_to_id=intake.get("message_id"), auto_reply=True,
+            reply_to_id=intake.message_id, auto_reply=True,
         )
 
-    def reminder(self, intake: dict[str, Any], number: int) -> EmailMessage:
+    def reminder(self, intake: Intake, number: int) -> EmailMessage:
         """Reminder `number` (1, 2, ...) that an incomplete referral still needs something."""
         context = self._reply_context(intake)
         context.update(number=number, max=self.settings.reminders.max)
         return self.message(
-            kind="reminder",
-            to=[_single_address(intake.get("reply_to"))],
+            kind=Kind.REMINDER,
+            to=[_single_address(intake.reply_to)],
             subject=self.subject("reminder", reference=context["reference"]),
             template="reminder", context=context,
-            reply_to_id=intake.get("message_id"), auto_reply=True,
+            reply_to_id=intake.message_id, auto_reply=True,
         )
 
-    def alert(self, intake: dict[str, Any]) -> EmailMessage:
-        """An urgent or manual-review intake, to the MASH duty address: verdicts only."""
+    def alert(self, intake: Intake, *, earlier_referrals: tuple[str, ...] = ()) -> EmailMessage:
+        """An urgent or manual-review intake, to the MASH duty address: verdicts only;
+        `earlier_referrals`: the linked intakes received before it (followup.py)."""
         if not self.settings.alert_to:
             raise ValueError("[triage] alert_to names no address")
-        urgent = intake.get("priority") == "urgent"
+        urgent = intake.priority is Priority.URGENT
         context = {
-            "reference": clean_header(intake["reference"]),
-            "received": self._local_time(intake.get("received_at")),
-            "status": str(intake.get("status") or ""),
-            "priority": str(intake.get("priority") or "normal"),
+            "reference": clean_header(intake.reference),
+            "received": self._local_time(intake.received_at),
+            "status": str(intake.status),
+            "priority": str(intake.priority),
             "urgent": urgent,
-            "urgent_because": [str(p) for p in intake.get("urgent_because") or []],
-            "review_reason": intake.get("review_reason"),
+            "urgent_because": [str(p) for p in intake.urgent_because],
+            "review_reason": intake.review_reason,
             # references only (intake/store/followup.py), never to a referrer
-            "earlier_referrals": [clean_header(r) for r in intake.get("earlier_referrals") or []],
+            "earlier_referrals": [clean_header(r) for r in earlier_referrals],
         }
         return self.message(
-            kind="alert", to=list(self.settings.alert_to),
+            kind=Kind.ALERT, to=list(self.settings.alert_to),
             subject=self.subject("alert", reference=context["reference"], urgent=urgent,
-                                 manual_review=intake.get("status") == "manual_review",
-                                 referred_before=bool(intake.get("earlier_referrals"))),
+                                 manual_review=intake.status is Status.MANUAL_REVIEW,
+                                 referred_before=bool(earlier_referrals)),
             template="alert", context=context,
-            reply_to_id=intake.get("message_id"), auto_reply=False,
+            reply_to_id=intake.message_id, auto_reply=False,
         )
 
-    def forged_correction_alert(self, intake: dict[str, Any]) -> EmailMessage:
+    def forged_correction_alert(self, intake: Intake) -> EmailMessage:
         """A correction under the referrer's address failed DMARC: the MASH is told.
         The reference, time and status only."""
         if not self.settings.alert_to:
             raise ValueError("[triage] alert_to names no address")
         context = {
-            "reference": clean_header(intake["reference"]),
-            "received": self._local_time(intake.get("received_at")),
-            "status": str(intake.get("status") or ""),
+            "reference": clean_header(intake.reference),
+            "received": self._local_time(intake.received_at),
+            "status": str(intake.status),
         }
         return self.message(
-            kind="alert", to=list(self.settings.alert_to),
+            kind=Kind.ALERT, to=list(self.settings.alert_to),
             subject=self.subject("forged", reference=context["reference"]),
             template="forged", context=context,
-            reply_to_id=intake.get("message_id"), auto_reply=False,
+            reply_to_id=intake.message_id, auto_reply=False,
         )
 
     def review_batch_alert(self, references: list[tuple[str, str]]) -> EmailMessage:
@@ -236,33 +237,32 @@ class Composer:
         local = moment.astimezone(ZoneInfo(self._timezone))
         return f"{local:%A} {local.day} {local:%B %Y at %H:%M} ({local:%Z})"
 
-    def _reply_context(self, intake: dict[str, Any]) -> dict[str, Any]:
+    def _reply_context(self, intake: Intake) -> dict[str, Any]:
         """What a reply to the referrer may say: never a form answer."""
-        cc_missing = [clean_header(a) for a in intake.get("cc_missing") or []]
+        cc_missing = [clean_header(a) for a in intake.cc_missing]
         findings = []
         covered: set[str] = set()
-        for finding in intake.get("findings") or []:
+        for finding in intake.findings:
             field = str(finding.get("field") or "")
             if finding.get("rule") == _RECIPIENTS_RULE or field in cc_missing:
                 continue  # listed with the request to forward the email
             covered.add(field)
             findings.append(self.findings.line(finding))
         # Keys the checker flagged without a finding (should not happen): named plainly.
-        for key in [*(intake.get("missing") or []), *(intake.get("invalid") or [])]:
+        for key in [*intake.missing, *intake.invalid]:
             if key not in covered:
                 covered.add(key)
                 label = "" if key == "form" else key.replace("_", " ")
                 findings.append(finding_line(label, _FALLBACK.get(key, "Please check this.")))
-        status = str(intake.get("status") or "")
         return {
-            "reference": clean_header(intake["reference"]),
-            "received": self._local_time(intake.get("received_at")),
-            "status": status,
-            "complete": status == "complete",
-            "manual_review": status == "manual_review",
+            "reference": clean_header(intake.reference),
+            "received": self._local_time(intake.received_at),
+            "status": str(intake.status),
+            "complete": intake.status is Status.COMPLETE,
+            "manual_review": intake.status is Status.MANUAL_REVIEW,
             "findings": findings,
             "cc_missing": cc_missing,
-            "review_reason": intake.get("review_reason"),
+            "review_reason": intake.review_reason,
         }
 
 

@@ -15,14 +15,15 @@ from zoneinfo import ZoneInfo
 from ..config.settings_types import Settings
 from ..domain.alerts import AlertFacts, alerts_for
 from ..domain.check import check
-from ..domain.clock import parse_iso
 from ..domain.models import Extraction, ParsedEmail
+from ..domain.records import Status
 from ..domain.rules import load_rules
 from ..mail.compose import Composer
 from ..store.answers import ACCEPTED, keep_version, waiting_proposals
 from ..store.database import Store
 from ..store.followup import queue_alert, state
-from ..store.record import verdict_columns
+from ..store.record import stays_urgent, verdict_columns
+from ..store.rows import update_intake
 
 
 class NothingToAccept(Exception):
@@ -30,52 +31,49 @@ class NothingToAccept(Exception):
 
 
 def accept(store: Store, settings: Settings, reference: str, by: str,
-           now: datetime) -> tuple[str, str, list[str]]:
+           now: datetime) -> tuple[str, Status, list[str]]:
     """Apply the waiting proposals; (reference, new status, keys changed)."""
     rules = load_rules(settings.rules_dir)
     composer = Composer(settings, settings.templates_dir)
     with store.transaction():
         intake = store.intake(reference.strip())
-        if intake is None or intake.get("closed_at") or intake.get("purged_at"):
+        if intake is None or intake.closed_at or intake.purged_at:
             raise NothingToAccept(f"no open intake {reference}")
-        proposals = waiting_proposals(store, intake["id"])
+        proposals = waiting_proposals(store, intake.id)
         if not proposals:
-            raise NothingToAccept(f"{intake['reference']}: no proposed answers are waiting")
-        fields = dict(intake.get("fields") or {})
-        sources = dict(intake.get("field_sources") or {})
+            raise NothingToAccept(f"{intake.reference}: no proposed answers are waiting")
+        fields = dict(intake.fields)
+        sources = dict(intake.field_sources)
         for proposal in proposals:
-            fields.update(proposal["proposed_fields"])
-            sources.update(proposal["proposed_sources"])
-        extraction = Extraction(source=proposals[-1]["source"], fields=fields, where=sources,
+            fields.update(proposal.fields)
+            sources.update(proposal.sources)
+        extraction = Extraction(source=proposals[-1].source, fields=fields, where=sources,
                                 carries_form=True)
-        received = parse_iso(intake["received_at"]).astimezone(ZoneInfo(settings.digest.timezone))
+        received = intake.received_at.astimezone(ZoneInfo(settings.digest.timezone))
         verdict = check(fields, extraction, _no_email(), received, rules,
                         mailbox_address=settings.mailbox.address,
-                        extra_recipients=intake.get("recipients") or [])
-        was_urgent = intake.get("priority") == "urgent"
+                        extra_recipients=list(intake.recipients))
         keys = keep_version(store, intake, fields, now=now, accepted_by=by,
                             status_after=verdict.status)
-        store.update("intakes", intake["id"], {
+        updated = update_intake(store, intake, {
             **verdict_columns(verdict),
             "fields": fields, "field_sources": sources, "source": extraction.source,
             "review_reason": None,
-            "priority": "urgent" if was_urgent or verdict.priority == "urgent" else "normal",
-            "urgent_because": sorted({*intake.get("urgent_because", []),
-                                      *verdict.urgent_because}),
-            "reminders_sent": 0 if verdict.status == "incomplete" else
-            intake.get("reminders_sent", 0),
+            "priority": stays_urgent(intake, verdict),
+            "urgent_because": sorted({*intake.urgent_because, *verdict.urgent_because}),
+            "reminders_sent": 0 if verdict.status is Status.INCOMPLETE else
+            intake.reminders_sent,
             "updated_at": now,
         })
         for proposal in proposals:
-            store.update("proposals", proposal["id"], {"status": ACCEPTED, "decided_at": now,
-                                                       "decided_by": by})
-        store.audit("accepted", intake_id=intake["id"], at=now, by=by,
-                    proposals=[p["id"] for p in proposals], fields_replaced=keys,
-                    previous_status=intake.get("status"), status=verdict.status)
-        updated = store.intake_by_id(intake["id"]) or {}
+            store.update("proposals", proposal.id, {"status": ACCEPTED, "decided_at": now,
+                                                    "decided_by": by})
+        store.audit("accepted", intake_id=intake.id, at=now, by=by,
+                    proposals=[p.id for p in proposals], fields_replaced=keys,
+                    previous_status=intake.status, status=verdict.status)
         planned = alerts_for(AlertFacts(state(updated), before=state(intake)), rules.alerts)
         queue_alert(store, composer, planned, updated, now)
-    return intake["reference"], verdict.status, keys
+    return intake.reference, verdict.status, keys
 
 
 def _no_email() -> ParsedEmail:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from ..domain.clock import day_bounds, iso, parse_iso
+from ..domain.records import Intake
 from ..domain.safe_text import csv_safe
-from ..store.database import Store, decode_row
+from ..store.database import Store
 from .queue_view import export_extras
 
 CONTRACT_KEYS: tuple[str, ...] = (
@@ -29,6 +30,7 @@ EXTRA_KEYS: tuple[str, ...] = (
     "earlier_referrals", "screening_due", "screened_at",  # issue 17 (queue_view.py)
 )
 KEYS = CONTRACT_KEYS + EXTRA_KEYS
+EXPORT_EXTRA_KEYS = frozenset({"earlier_referrals", "screening_due", "screened_at"})
 FORMATS = ("jsonl", "csv")
 _TIMES = frozenset({"received_at", "last_message_at", "closed_at", "purged_at",
                     "screening_due", "screened_at"})
@@ -79,21 +81,26 @@ def _local_times(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _records(store: Store, since: date | None, timezone: str) -> Iterator[dict[str, Any]]:
-    sql, params = "SELECT * FROM intakes", []
+    where, params = "1", []
     if since is not None:
-        sql += " WHERE received_at >= ?"
+        where = "received_at >= ?"
         params.append(iso(day_bounds(since, timezone)[0]))
     extras = export_extras(store)
-    for row in store.query(sql + " ORDER BY received_at, id", params):
-        intake = decode_row(row)
-        yield _record(intake | extras.get(intake["id"], {"earlier_referrals": []}))
+    for intake in store.intakes(where, params):
+        yield _record(intake, extras.get(intake.id, {"earlier_referrals": []}))
 
 
-def _record(intake: dict[str, Any]) -> dict[str, Any]:
-    record = {key: intake.get(key) for key in KEYS}
+def _record(intake: Intake, extras: dict[str, Any]) -> dict[str, Any]:
+    """The contract's keys and ours, JSON-ready: plain words, lists, times as ISO text."""
+    columns = {"reference": intake.reference, **intake.to_row()}
+    record: dict[str, Any] = {
+        key: extras.get(key) if key in EXPORT_EXTRA_KEYS else columns[key] for key in KEYS}
     for key in _TIMES:
-        if record[key]:
-            record[key] = iso(parse_iso(record[key]))  # always with its offset
+        value = record[key]
+        if value:  # always with its offset
+            record[key] = iso(value if isinstance(value, datetime) else parse_iso(value))
+    for key in ("status", "priority", "age_band", "review_reason"):
+        record[key] = str(record[key]) if record[key] is not None else None
     record["sender"] = (record["sender"] or "").lower() or None
     record["bounced"] = bool(record["bounced"])
     for key in ("missing", "invalid", "cc_missing", "urgent_because", "earlier_referrals"):

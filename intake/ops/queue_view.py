@@ -6,6 +6,7 @@ Read from the store only; nothing here reaches a referrer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,9 +15,33 @@ from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, parse_iso
 from ..domain.errors import SettingsError
 from ..domain.matching import load_match_rules
-from ..domain.records import Priority
+from ..domain.records import Intake, Kind, Priority
 from ..store import links, screening_clock
 from ..store.database import Store
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    """One open intake as the triage table, the web queue and their order show it."""
+
+    intake: Intake
+    received_local: str  # in the digest's timezone, labelled
+    days_open: int
+    missing_text: str  # triage.gaps, joined
+    note: str  # no response, a bounce, junk folder, referred before...
+    sender_auth_text: str  # pass | fail | none
+    held_kinds: frozenset[Kind] = frozenset()
+    screening: str = "-"  # working time left: "due in 3h", "overdue 2h", "screened"
+    seen_before: int | None = None  # earlier intakes linked to it (None: none)
+    referred_before: bool = False  # raised: an earlier linked intake within the window
+    queue_key: tuple[Any, ...] = field(default=(), compare=False)  # the queue's order
+
+    def cell(self, key: str) -> Any:
+        """A triage column: this row's own, else the intake's."""
+        return getattr(self, key) if key in _ROW_KEYS else getattr(self.intake, key)
+
+
+_ROW_KEYS = frozenset(f.name for f in fields(TriageRow))
 
 
 def raised_in_queue(store: Store, settings: Settings) -> set[int]:
@@ -27,37 +52,43 @@ def raised_in_queue(store: Store, settings: Settings) -> set[int]:
         return set()
 
 
-def annotate(store: Store, settings: Settings, rows: list[dict[str, Any]],
-             now: datetime) -> list[dict[str, Any]]:
+def annotate(store: Store, settings: Settings, rows: list[TriageRow],
+             now: datetime) -> list[TriageRow]:
     """Add `screening` ("due in 3h") and `seen_before` (earlier linked intakes) to triage
     rows, and order them: urgent and referred-before first, then least time left."""
     earlier = links.earlier_references(store)
     raised = raised_in_queue(store, settings)
     clocks = screening_clock.clocks(store)
     calendar = screening_clock.calendar_for(settings)
-    keys = {}
+    out = []
     for row in rows:
-        state = screening_clock.state(clocks.get(row["id"]), calendar, now)
-        row["screening"] = state.text
-        row["seen_before"] = len(earlier.get(row["id"], [])) or None
-        row["referred_before"] = row["id"] in raised
-        first = row.get("priority") == Priority.URGENT or row["referred_before"]
-        keys[row["id"]] = (not first, state.sort_key, row["received_at"], row["id"])
-        row["queue_key"] = keys[row["id"]]  # the order, for lists merged from several queries
-        if row["referred_before"]:
-            row["note"] = "; ".join(n for n in ("referred before", row.get("note")) if n)
-    return sorted(rows, key=lambda row: keys[row["id"]])
+        intake = row.intake
+        state = screening_clock.state(clocks.get(intake.id), calendar, now)
+        referred_before = intake.id in raised
+        first = intake.priority is Priority.URGENT or referred_before
+        note = row.note
+        if referred_before:
+            note = "; ".join(n for n in ("referred before", note) if n)
+        out.append(replace(
+            row, screening=state.text, seen_before=len(earlier.get(intake.id, [])) or None,
+            referred_before=referred_before, note=note,
+            # the order, for lists merged from several queries
+            queue_key=(not first, state.sort_key, intake.received_at, intake.id)))
+    return sorted(out, key=lambda row: row.queue_key)
 
 
-def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
+def show_lines(store: Store, settings: Settings, intake: Intake,
                now: datetime) -> list[str]:
     """The "Screening" and "Linked intakes" sections of `intake show`."""
     zone = ZoneInfo(settings.digest.timezone)
 
-    def when(text: str | None) -> str:
-        return parse_iso(text).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if text else "-"
+    def when(text: str | datetime | None) -> str:
+        if not text:
+            return "-"
+        moment = text if isinstance(text, datetime) else parse_iso(text)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
-    row = screening_clock.clocks(store).get(intake["id"])
+    row = screening_clock.clocks(store).get(intake.id)
     lines = ["", "Screening"]
     if row is None:
         lines.append("  (no deadline: recorded before the screening clock)")
@@ -80,15 +111,15 @@ def show_lines(store: Store, settings: Settings, intake: dict[str, Any],
         if row["overdue_alerted_at"]:
             lines.append(f"  overdue alert sent to the MASH {when(row['overdue_alerted_at'])}")
     lines += ["", "Linked intakes (the same individual, or possibly)"]
-    found = links.linked(store, intake["id"])
+    found = links.linked(store, intake.id)
     for link in found:
-        if link["strength"] is None:
-            lines.append(f"  {link['side']:<8} {link['reference']}  (details erased by purge)")
+        if link.strength is None:
+            lines.append(f"  {link.side:<8} {link.reference}  (details erased by purge)")
             continue
-        status = "closed" if link["closed_at"] else link["status"]
-        who = link["referrer_role"] or (link["sender"] or "").rpartition("@")[2] or "-"
-        lines.append(f"  {link['side']:<8} {link['reference']}  {when(link['received_at'])}  "
-                     f"{status}  {link['strength']} ({', '.join(link['fields'])})  "
+        status = "closed" if link.closed_at else link.status
+        who = link.referrer_role or (link.sender or "").rpartition("@")[2] or "-"
+        lines.append(f"  {link.side:<8} {link.reference}  {when(link.received)}  "
+                     f"{status}  {link.strength} ({', '.join(link.fields)})  "
                      f"referred by: {who}")
     if not found:
         lines.append("  (none)")

@@ -17,15 +17,25 @@ from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, local_day, parse_iso, utcnow
 from ..domain.errors import SettingsError
 from ..domain.records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, Status
-from ..domain.rules import load_rules
+from ..domain.rules import Rules, load_rules
 from ..domain.safe_text import visible
 from ..mail.compose import finding_words
 from ..mail.outbox import smtp_code
 from ..store.answers import history_lines
-from ..store.database import Store, decode_row
+from ..store.database import Store
 from ..store.followup import on_close
-from .queue_view import annotate, show_lines
+from ..store.rows import update_intake
+from .queue_view import TriageRow, annotate, show_lines
 
+# `intake show`'s column lines, in the store's column order (reference, answers and
+# findings are shown on their own).
+SHOWN_COLUMNS: tuple[str, ...] = (
+    "id", "message_id", "sender", "reply_to", "received_at", "last_message_at", "status",
+    "missing", "invalid", "cc_missing", "recipients", "priority", "urgent_because",
+    "age_band", "source", "review_reason", "folder", "machine_reason", "reminders_sent",
+    "last_reminder_at", "bounced", "closed_at", "close_reason", "purged_at", "created_at",
+    "updated_at", "sender_auth", "first_referrer_email",
+)
 UNDELIVERED_DAYS = 7  # how far back the triage table and digest list refused messages
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -53,15 +63,38 @@ def days_open(intake: Intake, now: datetime, timezone: str) -> int:
     return max(0, (local_day(now, timezone) - received).days)
 
 
-def gaps(intake: Intake) -> list[str]:
-    """What stands between the intake and complete: keys only, never values."""
-    out = list(intake.missing)
-    out += [f"{key} (invalid)" for key in intake.invalid]
-    if intake.cc_missing:
-        out.append(f"not copied in ({len(intake.cc_missing)})")
+def rules_or_none(settings: Settings) -> Rules | None:
+    """The rules, for their wording; None when they do not load (the lists show keys)."""
+    try:
+        return load_rules(settings.rules_dir)
+    except SettingsError:
+        return None
+
+
+def gaps(intake: Intake, rules: Rules | None = None, *, recipients: bool = True) -> list[str]:
+    """What stands between the intake and complete, never values: in the rules' short
+    words ("Referrer's phone", "not copied in: Police", "Scan or photo"), keys without
+    them. `recipients=False`: not the required addresses missed (the queue's own column)."""
+    def name(key: str) -> str:
+        return rules.field_name(key) if rules else key
+
+    out = [name(key) for key in intake.missing]
+    out += [f"{name(key)} (invalid)" for key in intake.invalid]
+    if intake.cc_missing and recipients:
+        if rules and rules.recipient_names:
+            out.append(f"not copied in: {', '.join(not_copied(intake, rules))}")
+        else:
+            out.append(f"not copied in ({len(intake.cc_missing)})")
     if intake.status == Status.MANUAL_REVIEW:
-        out.append(f"review: {intake.review_reason or 'unknown'}")
+        code = intake.review_reason or "unknown"
+        word = rules.review_reason_names.get(code) if rules else None
+        out.append(word or f"review: {code}")
     return out
+
+
+def not_copied(intake: Intake, rules: Rules | None) -> list[str]:
+    """The required addresses not copied in, by the rules' names ("Police", "MASH")."""
+    return [rules.recipient_name(a) if rules else a for a in intake.cc_missing]
 
 
 def notes(intake: Intake, reminders_max: int, held: set[Kind] | None = None) -> list[str]:
@@ -115,7 +148,7 @@ def undelivered(store: Store, now: datetime) -> list[str]:
 
 def triage_rows(store: Store, settings: Settings, *, status: Status | str | None = None,
                 priority: Priority | str | None = None, since: date | None = None,
-                until: date | None = None, now: datetime) -> list[dict[str, Any]]:
+                until: date | None = None, now: datetime) -> list[TriageRow]:
     """Open (not closed) intakes, urgent first then oldest, each with display columns added.
 
     By default those incomplete or in manual review; `status` picks one status instead
@@ -138,32 +171,29 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
     if until is not None:
         where.append("received_at < ?")
         params.append(iso(day_bounds(until, timezone)[1]))
-    query = (f"SELECT * FROM intakes WHERE {' AND '.join(where)} "
-             "ORDER BY priority = ? DESC, received_at, id")
-    params.append(Priority.URGENT)
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
     waiting = {row[0] for row in store.query(
         "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
+    rules = rules_or_none(settings)
     rows = []
-    for row in store.query(query, params):
-        intake = decode_row(row)
-        typed = Intake.from_row(intake)
-        intake["held_kinds"] = held.get(typed.id, set())
-        received = typed.received_at.astimezone(zone)
-        intake["received_local"] = received.strftime("%Y-%m-%d %H:%M %Z")  # zone labelled
-        intake["days_open"] = days_open(typed, now, timezone)
-        intake["missing_text"] = ", ".join(gaps(typed))
-        intake["note"] = "; ".join(notes(typed, settings.reminders.max,
-                                         intake["held_kinds"])
-                                   + (["correction waiting (intake accept)"]
-                                      if typed.id in waiting else []))
-        intake["sender_auth_text"] = intake.get("sender_auth") or "none"
-        rows.append(intake)
+    for intake in store.intakes(" AND ".join(where), [*params, Priority.URGENT],
+                                order="priority = ? DESC, received_at, id"):
+        kinds = held.get(intake.id, set())
+        rows.append(TriageRow(
+            intake,
+            received_local=intake.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+            days_open=days_open(intake, now, timezone),
+            missing_text=", ".join(gaps(intake, rules)),
+            note="; ".join(notes(intake, settings.reminders.max, kinds)
+                           + (["correction waiting (intake accept)"]
+                              if intake.id in waiting else [])),
+            sender_auth_text=intake.sender_auth or "none",
+            held_kinds=frozenset(kinds)))
     return annotate(store, settings, rows, now)
 
 
-def render_triage(rows: list[dict[str, Any]], *, now: datetime,
+def render_triage(rows: list[TriageRow], *, now: datetime,
                   refused: list[str] | None = None, timezone: str | None = None) -> str:
     """A plain aligned table of `triage_rows`, one intake a line; then the messages
     the mail server refused lately (`undelivered`), which someone must pass on."""
@@ -175,12 +205,12 @@ def render_triage(rows: list[dict[str, Any]], *, now: datetime,
         return "\n".join(["No open intakes.", *footer])
     table = [[label for _, label in COLUMNS]]
     for row in rows:
-        table.append([_cell(row.get(key)) for key, _ in COLUMNS])
+        table.append([_cell(row.cell(key)) for key, _ in COLUMNS])
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
              .rstrip() for line in table]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    urgent = sum(1 for row in rows if row.get("priority") == Priority.URGENT)
+    urgent = sum(1 for row in rows if row.intake.priority is Priority.URGENT)
     lines.append("")
     lines.append(f"{len(rows)} intake{'s' if len(rows) != 1 else ''}, {urgent} urgent "
                  f"(as of {_as_of(now, timezone)})")
@@ -211,37 +241,37 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         return None
     zone = ZoneInfo(settings.digest.timezone)
 
-    def when(text: str | None) -> str:
+    def when(text: str | datetime | None) -> str:
         if not text:
             return "-"
-        return parse_iso(text).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+        moment = text if isinstance(text, datetime) else parse_iso(text)
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
-    lines = [f"{intake['reference']}  {intake['status']}  {intake['priority']}"]
-    skip = {"reference", "fields", "field_sources", "findings"}
-    for key, value in intake.items():
-        if key in skip:
-            continue
-        if key.endswith("_at") and isinstance(value, str):
+    lines = [f"{intake.reference}  {intake.status}  {intake.priority}"]
+    for key in SHOWN_COLUMNS:
+        value = getattr(intake, key)
+        if isinstance(value, datetime):
             value = when(value)
-        elif isinstance(value, list):
+        elif isinstance(value, tuple):
             value = ", ".join(str(v) for v in value) or "-"
+        elif isinstance(value, bool):
+            value = int(value)  # as the store keeps it
         lines.append(f"  {key:<16} {_cell(value)}")
-    note = "; ".join(notes(Intake.from_row(intake), settings.reminders.max))
+    note = "; ".join(notes(intake, settings.reminders.max))
     if note:
         lines.append(f"  {'note':<16} {note}")
 
     lines += show_lines(store, settings, intake, utcnow())
     lines += ["", "Findings"]
     words = finding_words(settings)
-    for finding in intake.get("findings") or []:
+    for finding in intake.findings:
         lines.append(f"  {finding.get('field', '')}: {words.sentence(finding)}")
-    if not intake.get("findings"):
+    if not intake.findings:
         lines.append("  (none)")
 
     lines += ["", "Form answers"]
-    fields: dict[str, str] = intake.get("fields") or {}
-    sources: dict[str, str] = intake.get("field_sources") or {}
-    if intake.get("purged_at"):
+    fields, sources = intake.fields, intake.field_sources
+    if intake.purged_at:
         lines.append("  (erased by purge)")
     elif not fields:
         lines.append("  (none)")
@@ -254,13 +284,13 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
         if len(text) > 1 and where:
             lines.append(f"  {'':<{width}}{where}")
 
-    if not intake.get("purged_at"):
+    if not intake.purged_at:
         lines += history_lines(store, intake, when)
 
     lines += ["", "Messages"]
     for message in store.query(
         "SELECT id, received_at, sender, outcome, reason, sender_auth, raw IS NOT NULL AS kept "
-        "FROM messages WHERE intake_id = ? ORDER BY id", (intake["id"],)
+        "FROM messages WHERE intake_id = ? ORDER BY id", (intake.id,)
     ):
         kept = "" if message["kept"] else "  (erased)"
         auth = f"sender_auth={message['sender_auth'] or 'none'}"
@@ -271,7 +301,7 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
     lines += ["", "Outgoing messages"]
     outgoing = store.query("SELECT id, kind, status, recipients, created_at, sent_at, last_error, "
                            "queued_in FROM outbox WHERE intake_id = ? ORDER BY id",
-                           (intake["id"],))
+                           (intake.id,))
     for out in outgoing:
         to = ", ".join(json.loads(out["recipients"]) if out["recipients"] else [])
         at = when(out["sent_at"] or out["created_at"])
@@ -286,7 +316,7 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
     lines += ["", "Audit trail"]
     for event in store.query(
         "SELECT * FROM audit WHERE intake_id = ? OR message_row IN "
-        "(SELECT id FROM messages WHERE intake_id = ?) ORDER BY id", (intake["id"], intake["id"])
+        "(SELECT id FROM messages WHERE intake_id = ?) ORDER BY id", (intake.id, intake.id)
     ):
         detail = json.loads(event["detail"] or "{}")
         text = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
@@ -297,10 +327,8 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
 
 def _form_order(settings: Settings, fields: dict[str, str]) -> list[str]:
     """The keys in the order the form asks them (rules/fields.toml), then any others."""
-    try:
-        order = [rule.key for rule in load_rules(settings.rules_dir).fields]
-    except SettingsError:
-        order = []
+    rules = rules_or_none(settings)
+    order = [rule.key for rule in rules.fields] if rules else []
     known = [key for key in order if key in fields]
     return known + sorted(key for key in fields if key not in order)
 
@@ -314,11 +342,10 @@ def close_received_before(store: Store, settings: Settings, day: date, reason: s
     dry_run: only the references that would be closed."""
     start = iso(day_bounds(day, settings.digest.timezone)[0])
     with store.transaction():
-        rows = store.query("SELECT id, reference, status FROM intakes "
-                           "WHERE closed_at IS NULL AND received_at < ? ORDER BY id", (start,))
-        for row in [] if dry_run else rows:
-            _close(store, row, reason, now, received_before=day.isoformat())
-    return [row["reference"] for row in rows]
+        intakes = store.intakes("closed_at IS NULL AND received_at < ?", (start,), order="id")
+        for intake in [] if dry_run else intakes:
+            _close(store, intake, reason, now, received_before=day.isoformat())
+    return [intake.reference for intake in intakes]
 
 
 def close_intake(store: Store, reference: str, reason: str, now: datetime,
@@ -326,19 +353,16 @@ def close_intake(store: Store, reference: str, reason: str, now: datetime,
     """Close an open intake (any status). False when there is none, or it is already closed.
     `by`: who closed it (the web page's signed-in person), kept in the audit."""
     with store.transaction():
-        rows = store.query(
-            "SELECT id, status FROM intakes WHERE reference = ? AND closed_at IS NULL",
-            (reference.strip().upper(),),
-        )
-        if not rows:
+        intake = store.intake(reference.strip())
+        if intake is None or intake.closed_at:
             return False
-        _close(store, rows[0], reason, now, **({"by": by} if by else {}))
+        _close(store, intake, reason, now, **({"by": by} if by else {}))
     return True
 
 
-def _close(store: Store, row: Any, reason: str, now: datetime, **detail: Any) -> None:
+def _close(store: Store, intake: Intake, reason: str, now: datetime, **detail: Any) -> None:
     """Inside the caller's transaction: the intake closed, and the audit saying so."""
-    store.update("intakes", row["id"], {"closed_at": now, "close_reason": reason.strip(),
-                                        "updated_at": now})
-    store.audit("closed", intake_id=row["id"], at=now, status=row["status"], **detail)
-    on_close(store, row["id"], now)
+    update_intake(store, intake, {"closed_at": now, "close_reason": reason.strip(),
+                                  "updated_at": now})
+    store.audit("closed", intake_id=intake.id, at=now, status=intake.status, **detail)
+    on_close(store, intake.id, now)

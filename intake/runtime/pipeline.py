@@ -23,7 +23,7 @@ from ..domain.classify import behind_secure_link, says_referral
 from ..domain.decide import Context, Delivery, decide
 from ..domain.errors import StoreError
 from ..domain.models import Extraction, ParsedEmail, RawMessage
-from ..domain.records import Status
+from ..domain.records import Outcome, ReviewReason, Status
 from ..domain.rules import Rules
 from ..domain.safe_text import clean_fields
 from ..domain.sender_auth import sender_auth
@@ -168,13 +168,13 @@ class Pipeline:
         store = self.store
         uid = raw.uid if position is None else position
         with store.transaction():
-            message_row = insert_message(store, raw, email, digest, outcome="intake",
-                                         reason="error", kept=raw.data, sender_auth=None,
-                                         now=now)
+            message_row = insert_message(store, raw, email, digest, outcome=Outcome.INTAKE,
+                                         reason=ReviewReason.ERROR, kept=raw.data,
+                                         sender_auth=None, now=now)
             intake = insert_intake(store, raw, email, message_row, {
-                "status": "manual_review", "review_reason": "error",
+                "status": Status.MANUAL_REVIEW, "review_reason": ReviewReason.ERROR,
                 "source": extraction.source}, folder=None, now=now)
-            intake_id, reference = intake["id"], intake["reference"]
+            intake_id, reference = intake.id, intake.reference
             store.audit("error", intake_id=intake_id, message_row=message_row, at=now,
                         error=type(err).__name__)
             # Its screening deadline, as any new referral's, if it can be set.
@@ -195,8 +195,8 @@ class Pipeline:
                 log.error("%s alert could not be written: %s", reference,
                           type(alert_err).__name__)
             store.set_folder_state(raw.folder, raw.uidvalidity, uid)
-        return Recorded(raw.uid, "intake", reference, "manual_review", "error",
-                        message_row=message_row)
+        return Recorded(raw.uid, Outcome.INTAKE, reference, Status.MANUAL_REVIEW,
+                        ReviewReason.ERROR, message_row=message_row)
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:

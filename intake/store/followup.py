@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ..domain.alerts import AlertAction, AlertFacts, AlertRules, Alerts, State, alerts_for
 from ..domain.matching import load_match_rules
-from ..domain.records import Kind
+from ..domain.records import Intake, Kind
 from ..mail.bursts import BurstRule, hold_review_alert
 from ..mail.compose import Composer
 from ..mail.outbox import queue
@@ -30,7 +29,7 @@ class Followup:
     others_alerted: tuple[str, ...] = ()  # later intakes this one raised (their references)
 
 
-def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
+def follow_up(store: Store, intake: Intake, composer: Composer,
               now: datetime, *, alerts: AlertRules) -> Followup:
     """Call inside the recording transaction, after the intake row is written.
 
@@ -39,36 +38,34 @@ def follow_up(store: Store, intake: dict[str, Any], composer: Composer,
     about this one."""
     settings = composer.settings
     rules = load_match_rules(settings.rules_dir)
-    changes = links.relink(store, intake["id"], rules, now)
+    changes = links.relink(store, intake.id, rules, now)
     screening_clock.set_deadline(store, intake, settings, now)
-    earlier = tuple(links.earlier_for_alert(store, intake["id"]))
+    earlier = tuple(links.earlier_for_alert(store, intake.id))
     others = [queue_raised_alert(store, composer, other_id, now, alerts)
-              for other_id in sorted(changes.newly_raised - {intake["id"]})]
-    return Followup(intake["id"] in changes.newly_raised, earlier,
+              for other_id in sorted(changes.newly_raised - {intake.id})]
+    return Followup(intake.id in changes.newly_raised, earlier,
                     tuple(ref for ref in others if ref))
 
 
-def with_earlier(intake: dict[str, Any], followup: Followup) -> dict[str, Any]:
-    """The intake as the MASH alert sees it: with the earlier references."""
-    return {**intake, "earlier_referrals": list(followup.earlier_referrals)}
-
-
-def state(intake: dict[str, Any]) -> State:
+def state(intake: Intake) -> State:
     """What the alert policy reads of a stored intake."""
-    return State(str(intake.get("status") or ""), str(intake.get("priority") or ""))
+    return State(intake.status, intake.priority)
 
 
-def queue_alert(store: Store, composer: Composer, planned: Alerts, intake: dict[str, Any],
-                now: datetime, burst_rule: BurstRule | None = None) -> list[str]:
-    """Queue the intake's alert as `alerts_for` planned it; what was queued ("alert", or
-    "alert-batched": held to go with the others of a burst, in one). A `hold` goes at once
-    without a burst rule."""
+def queue_alert(store: Store, composer: Composer, planned: Alerts, intake: Intake,
+                now: datetime, burst_rule: BurstRule | None = None, *,
+                earlier: tuple[str, ...] = ()) -> list[str]:
+    """Queue the intake's alert as `alerts_for` planned it, naming the `earlier` linked
+    referrals (Followup.earlier_referrals); what was queued ("alert", or
+    "alert-batched": held to go with the others of a burst, in one). A `hold` goes at
+    once without a burst rule."""
     if planned.alert is AlertAction.NONE:
         return []
     if (planned.alert is AlertAction.HOLD and burst_rule is not None
-            and hold_review_alert(store, burst_rule, intake["id"], now)):
+            and hold_review_alert(store, burst_rule, intake.id, now)):
         return ["alert-batched"]
-    queue(store, composer.alert(intake), kind=Kind.ALERT, intake_id=intake["id"], now=now)
+    queue(store, composer.alert(intake, earlier_referrals=earlier), kind=Kind.ALERT,
+          intake_id=intake.id, now=now)
     return ["alert"]
 
 
@@ -77,14 +74,14 @@ def queue_raised_alert(store: Store, composer: Composer, intake_id: int,
     """Alert the MASH that an open intake is about someone referred before, when the rules
     say so; its reference."""
     intake = store.intake_by_id(intake_id)
-    if intake is None or intake.get("closed_at"):
+    if intake is None or intake.closed_at:
         return None
     planned = alerts_for(AlertFacts(state(intake), before=state(intake), raised=True), alerts)
     if planned.alert is AlertAction.NONE:
         return None
-    earlier = links.earlier_for_alert(store, intake_id)
-    queue_alert(store, composer, planned, {**intake, "earlier_referrals": earlier}, now)
-    return str(intake["reference"])
+    earlier = tuple(links.earlier_for_alert(store, intake_id))
+    queue_alert(store, composer, planned, intake, now, earlier=earlier)
+    return intake.reference
 
 
 def on_close(store: Store, intake_id: int, now: datetime) -> None:

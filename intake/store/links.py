@@ -17,7 +17,26 @@ from typing import Any
 from ..domain.check import parse_date
 from ..domain.clock import parse_iso
 from ..domain.matching import Match, MatchRules, match
+from ..domain.records import Status
 from .database import Store
+
+
+@dataclass(frozen=True)
+class LinkedIntake:
+    """Another intake linked to one, as `intake show` and the intake page list it."""
+
+    side: str  # "earlier" or "later" than the intake shown
+    reference: str
+    received: datetime
+    status: Status
+    closed_at: str | None
+    purged_at: str | None
+    sender: str | None
+    referrer_role: str | None
+    strength: str | None  # "same" | "possible"; None once either intake is purged
+    rule: str | None
+    fields: tuple[str, ...]  # the keys that matched
+    found_at: str
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,7 @@ def raised_ids(store: Store, rules: MatchRules) -> set[int]:
     return {row[0] for row in rows if within(row[1], row[2], rules.raise_within_days)}
 
 
-def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
+def linked(store: Store, intake_id: int) -> list[LinkedIntake]:
     """The intake's links for `intake show`: the other intake's reference, receipt, status,
     who referred (organisation) and the link's strength, earlier ones first."""
     rows = store.query(
@@ -163,5 +182,9 @@ def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
         "JOIN intakes o ON o.id = CASE WHEN l.later_id = ? THEN l.earlier_id ELSE l.later_id END "
         "WHERE l.earlier_id = ? OR l.later_id = ? ORDER BY o.received_at, o.id",
         (intake_id, intake_id, intake_id, intake_id))
-    return [dict(row) | {"fields": json.loads(row["fields"]) if row["fields"] else []}
-            for row in rows]
+    return [LinkedIntake(
+        side=row["side"], reference=row["reference"], received=parse_iso(row["received_at"]),
+        status=Status(row["status"]), closed_at=row["closed_at"], purged_at=row["purged_at"],
+        sender=row["sender"], referrer_role=row["referrer_role"], strength=row["strength"],
+        rule=row["rule"], fields=tuple(json.loads(row["fields"]) if row["fields"] else ()),
+        found_at=row["found_at"]) for row in rows]

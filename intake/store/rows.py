@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.models import ParsedEmail, RawMessage
-from ..domain.records import Intake
+from ..domain.records import Intake, Outcome
 from .database import Store, read_back
 
 
 def insert_message(store: Store, raw: RawMessage, email: ParsedEmail, content_hash: str, *,
-                   outcome: str, reason: str | None, kept: bytes | None,
+                   outcome: Outcome, reason: str | None, kept: bytes | None,
                    sender_auth: str | None, now: datetime) -> int:
     """The messages row of one received message; its id."""
     return store.insert("messages", {
@@ -29,7 +29,7 @@ def insert_message(store: Store, raw: RawMessage, email: ParsedEmail, content_ha
         "sender": email.sender,
         "received_at": raw.received_at,
         "recorded_at": now,
-        "outcome": outcome,
+        "outcome": Outcome(outcome),
         "reason": reason,
         "raw": kept,
         **({"sender_auth": sender_auth} if sender_auth is not None else {}),
@@ -37,8 +37,7 @@ def insert_message(store: Store, raw: RawMessage, email: ParsedEmail, content_ha
 
 
 def insert_intake(store: Store, raw: RawMessage, email: ParsedEmail, message_row: int,
-                  columns: dict[str, Any], *, folder: str | None, now: datetime
-                  ) -> dict[str, Any]:
+                  columns: dict[str, Any], *, folder: str | None, now: datetime) -> Intake:
     """A new intake from its first message (given the verdict's and answers' `columns`),
     numbered, and linked to its message row. Returns the intake as stored."""
     values = {
@@ -56,11 +55,19 @@ def insert_intake(store: Store, raw: RawMessage, email: ParsedEmail, message_row
     row = Intake.from_row(read_back({"id": 0, **values})).to_row()
     intake_id = store.insert("intakes", values)
     store.update("messages", message_row, {"intake_id": intake_id})
-    return read_back({"id": intake_id, **row})
+    return _as_read_back(intake_id, row)
 
 
-def update_intake(store: Store, intake: dict[str, Any], changes: dict[str, Any]
-                  ) -> dict[str, Any]:
-    """Write `changes` to the intake's row; the intake as it now stands."""
-    store.update("intakes", intake["id"], changes)
-    return {**intake, **read_back(changes)}
+def update_intake(store: Store, intake: Intake, changes: dict[str, Any]) -> Intake:
+    """Write `changes` (columns and their new values) to the intake's row; the intake as
+    it now stands. A column the intakes table does not have raises."""
+    unknown = set(changes) - set(intake.to_row())
+    if unknown:
+        raise ValueError(f"update_intake: no intakes column {sorted(unknown)[0]!r}")
+    store.update("intakes", intake.id, changes)
+    return _as_read_back(intake.id, {**intake.to_row(), **changes})
+
+
+def _as_read_back(intake_id: int, columns: dict[str, Any]) -> Intake:
+    """The intake exactly as decode_row would read these columns back."""
+    return Intake.from_row(read_back({"id": intake_id, **columns}))

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, parse_iso
-from ..domain.records import Kind, Priority
+from ..domain.records import Intake, Kind
 from ..domain.screening import Calendar, describe, load_screening_rules
 from ..mail.compose import Composer
 from ..mail.outbox import queue
@@ -51,22 +51,21 @@ def calendar_for(settings: Settings) -> Calendar:
     return _calendar(settings.working_hours, settings.digest.timezone, settings.rules_dir)
 
 
-def set_deadline(store: Store, intake: dict[str, Any], settings: Settings,
-                 now: datetime) -> None:
+def set_deadline(store: Store, intake: Intake, settings: Settings, now: datetime) -> None:
     """Call inside the recording transaction: the intake's deadline, by its priority and
     age band, from when it was received. A stopped clock is left alone."""
     rules = load_screening_rules(settings.rules_dir)
-    hours = rules.hours_for(intake.get("priority"), intake.get("age_band"))
-    due = calendar_for(settings).add(parse_iso(intake["received_at"]), hours)
+    hours = rules.hours_for(intake.priority, intake.age_band)
+    due = calendar_for(settings).add(intake.received_at, hours)
     rows = store.query("SELECT due_at, screened_at FROM screening WHERE intake_id = ?",
-                       (intake["id"],))
+                       (intake.id,))
     if rows and (rows[0]["screened_at"] or rows[0]["due_at"] == iso(due)):
         return
     store.conn.execute(
         "INSERT INTO screening (intake_id, due_at, working_hours) VALUES (?, ?, ?) "
         "ON CONFLICT(intake_id) DO UPDATE SET due_at = excluded.due_at, "
-        "working_hours = excluded.working_hours", (intake["id"], iso(due), hours))
-    store.audit("screening-due", intake_id=intake["id"], at=now, due_at=iso(due),
+        "working_hours = excluded.working_hours", (intake.id, iso(due), hours))
+    store.audit("screening-due", intake_id=intake.id, at=now, due_at=iso(due),
                 working_hours=hours, previous=rows[0]["due_at"] if rows else None)
 
 
@@ -133,20 +132,19 @@ def screened_late(store: Store, settings: Settings, day: date,
     return [dict(row) for row in rows]
 
 
-def overdue_alert(composer: Composer, intake: dict[str, Any],
-                  clock: dict[str, Any]) -> EmailMessage:
+def overdue_alert(composer: Composer, intake: Intake, clock: dict[str, Any]) -> EmailMessage:
     """The one reminder to the MASH that an intake is past its deadline: verdicts only."""
     return composer.message(
-        kind="overdue", to=list(composer.settings.alert_to),
-        subject=composer.subject("overdue", reference=intake["reference"]),
+        kind=Kind.OVERDUE, to=list(composer.settings.alert_to),
+        subject=composer.subject("overdue", reference=intake.reference),
         template="overdue", context={
-            "reference": intake["reference"],
-            "received": composer._local_time(intake["received_at"]),
+            "reference": intake.reference,
+            "received": composer._local_time(intake.received_at),
             "due": composer._local_time(clock["due_at"]),
             "working_hours": f"{clock['working_hours']:g}",
-            "priority": intake.get("priority") or Priority.NORMAL,
-            "status": intake.get("status") or ""},
-        reply_to_id=intake.get("message_id"), auto_reply=False)
+            "priority": intake.priority,
+            "status": intake.status},
+        reply_to_id=intake.message_id, auto_reply=False)
 
 
 def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
@@ -163,7 +161,7 @@ def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
             intake = store.intake_by_id(intake_id)
             row = store.query("SELECT * FROM screening WHERE intake_id = ? AND screened_at "
                               "IS NULL AND overdue_alerted_at IS NULL", (intake_id,))
-            if intake is None or not row or intake.get("closed_at"):
+            if intake is None or not row or intake.closed_at:
                 continue
             message = overdue_alert(composer, intake, dict(row[0]))
             outbox_id = queue(store, message, kind=Kind.OVERDUE, intake_id=intake_id, now=now)
@@ -171,5 +169,5 @@ def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
                                (iso(now), intake_id))
             store.audit("overdue-alerted", intake_id=intake_id, at=now, outbox_id=outbox_id,
                         due_at=row[0]["due_at"])
-        alerted.append(intake["reference"])
+        alerted.append(intake.reference)
     return alerted

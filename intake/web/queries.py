@@ -15,14 +15,12 @@ from typing import Any
 
 from ..config.settings_types import Settings
 from ..domain.clock import parse_iso
-from ..domain.errors import SettingsError
 from ..domain.models import Attachment
 from ..domain.records import AgeBand, Intake, Status
-from ..domain.rules import load_rules
 from ..jobs.digest import day_counts, digest_counts
 from ..mail.compose import finding_words
 from ..mail.parse import parse
-from ..ops.triage import close_intake, gaps, triage_rows, undelivered
+from ..ops.triage import close_intake, gaps, not_copied, rules_or_none, triage_rows, undelivered
 from ..store import links, screening_clock
 from ..store.database import Store
 
@@ -46,10 +44,11 @@ class QueueRow:
     intake: Intake
     received_local: str
     days_open: int
-    missing: tuple[str, ...]  # gaps other than the recipients
+    missing: tuple[str, ...]  # gaps other than the recipients, in the rules' short words
     notes: str  # no response, referrer could not be reached, alert not delivered, ...
     screening: str = "-"  # issue 17: "due in 3h", "overdue 2h", "screened"
     seen_before: int = 0  # earlier intakes linked to it (the same individual, or possibly)
+    not_copied: tuple[str, ...] = ()  # the required addresses missed, by name ("Police")
 
 
 @dataclass(frozen=True)
@@ -107,21 +106,22 @@ def queue(store: Store, settings: Settings, filters: QueueFilters,
             for row in triage_rows(store, settings, status=status, priority=filters.priority,
                                    since=filters.since, until=filters.until, now=now)]
     if filters.any_status:  # triage_rows' order across the statuses
-        rows.sort(key=lambda row: row["queue_key"])
+        rows.sort(key=lambda row: row.queue_key)
     wanted = filters.reference.strip().upper()
+    rules = rules_or_none(settings)
     out = []
     for row in rows:
-        if filters.age_band and row.get("age_band") != filters.age_band:
+        intake = row.intake
+        if filters.age_band and intake.age_band != filters.age_band:
             continue
-        if filters.min_days_open is not None and row["days_open"] < filters.min_days_open:
+        if filters.min_days_open is not None and row.days_open < filters.min_days_open:
             continue
-        if wanted and wanted not in row["reference"]:
+        if wanted and wanted not in intake.reference:
             continue
-        intake = Intake.from_row(row)
-        missing = tuple(gap for gap in gaps(intake) if not gap.startswith("not copied in"))
-        out.append(QueueRow(intake, row["received_local"], row["days_open"],
-                            missing, row["note"], row.get("screening") or "-",
-                            row.get("seen_before") or 0))
+        out.append(QueueRow(intake, row.received_local, row.days_open,
+                            tuple(gaps(intake, rules, recipients=False)), row.note,
+                            row.screening or "-", row.seen_before or 0,
+                            tuple(not_copied(intake, rules))))
     return out
 
 
@@ -133,16 +133,13 @@ def refused_lately(store: Store, now: datetime) -> list[str]:
 
 
 def find_intake(store: Store, reference: str) -> Intake | None:
-    row = store.intake(reference.strip())
-    return Intake.from_row(row) if row else None
+    return store.intake(reference.strip())
 
 
 def answers(settings: Settings, intake: Intake) -> list[Answer]:
     """The form's answers in the form's order, by its wording, with where each was read."""
-    try:
-        rules = load_rules(settings.rules_dir).fields
-    except SettingsError:
-        rules = ()
+    loaded = rules_or_none(settings)
+    rules = loaded.fields if loaded else ()
     labels = {rule.key: rule.label for rule in rules}
     order = [rule.key for rule in rules if rule.key in intake.fields]
     order += sorted(key for key in intake.fields if key not in labels)
@@ -253,10 +250,9 @@ def screening(store: Store, settings: Settings, intake_id: int,
             "late": bool(row["screened_at"]) and row["screened_at"] > row["due_at"]}
 
 
-def linked(store: Store, intake_id: int) -> list[dict[str, Any]]:
+def linked(store: Store, intake_id: int) -> list[links.LinkedIntake]:
     """The intakes linked to this one (the same individual, or possibly), earlier first."""
-    return [{**link, "received": parse_iso(link["received_at"])}
-            for link in links.linked(store, intake_id)]
+    return links.linked(store, intake_id)
 
 
 def triaged(store: Store, intake: Intake, outcome: str, person: dict[str, str],

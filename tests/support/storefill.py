@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from intake.domain.clock import iso, parse_iso
+from intake.domain.records import Intake
 from intake.store.database import Store
 
 _uids = itertools.count(1)
@@ -37,8 +38,8 @@ def _when(value: datetime | str) -> str:
 
 def add_intake(store: Store, received_at: datetime | str, *, status: str = "complete",
                fields: dict[str, str] | None = None, raw: bytes | None = None,
-               **columns: Any) -> dict[str, Any]:
-    """Record one referral as the pipeline would; returns the intake row (decoded)."""
+               **columns: Any) -> Intake:
+    """Record one referral as the pipeline would; returns the intake as stored."""
     received = _when(received_at)
     form = dict(FIELDS if fields is None else fields)
     uid = next(_uids)
@@ -88,6 +89,6 @@ def add_intake(store: Store, received_at: datetime | str, *, status: str = "comp
             "status": "sent", "next_attempt_at": received, "created_at": received,
             "sent_at": received,
         })
-    row = store.intake_by_id(intake_id)
-    assert row is not None
-    return row
+    intake = store.intake_by_id(intake_id)
+    assert intake is not None
+    return intake

@@ -204,9 +204,9 @@ def test_a_mash_workers_day_and_the_managers_overview(served: dict, tmp_path: Pa
     store = Store(served["store"])
     try:
         row = store.intake(reference)
-        assert row is not None and row["close_reason"] == "Passed to the Channel panel"
+        assert row is not None and row.close_reason == "Passed to the Channel panel"
         trail = [(event["event"], json.loads(event["detail"]).get("by"))
-                 for event in store.audit_trail(row["id"])]
+                 for event in store.audit_trail(row.id)]
         answers = [value for intake_row in store.query("SELECT fields FROM intakes")
                    for value in json.loads(intake_row["fields"]).values() if len(value) > 3]
     finally:
