@@ -16,7 +16,7 @@ from typing import Any
 from ..config.settings_types import Settings
 from ..domain.clock import parse_iso
 from ..domain.models import Attachment
-from ..domain.records import AgeBand, Intake, Status
+from ..domain.records import AgeBand, Intake, Status, json_list
 from ..jobs.digest import day_counts, digest_counts
 from ..mail.compose import finding_words
 from ..mail.parse import parse
@@ -195,21 +195,12 @@ def attachment(store: Store, settings: Settings, intake_id: int, message_id: int
 
 
 def sent(store: Store, intake_id: int) -> list[Sent]:
-    return [Sent(row["kind"], row["status"], _addresses(row["recipients"]),
+    return [Sent(row["kind"], row["status"], json_list(row["recipients"] or "[]"),
                  parse_iso(row["created_at"]),
                  parse_iso(row["sent_at"]) if row["sent_at"] else None, row["last_error"])
             for row in store.query("SELECT kind, status, recipients, created_at, sent_at, "
                                    "last_error FROM outbox WHERE intake_id = ? ORDER BY id",
                                    (intake_id,))]
-
-
-def _addresses(column: str | None) -> tuple[str, ...]:
-    """The outbox's recipients column: a JSON list, a JSON string, or a bare address."""
-    try:
-        value = json.loads(column or "[]")
-    except ValueError:
-        value = column
-    return (value,) if isinstance(value, str) else tuple(str(a) for a in value)
 
 
 def audit_trail(store: Store, intake_id: int) -> list[Event]:
