@@ -18,6 +18,7 @@ from support.forms import SAMPLE_VALUES
 from support.mail import referral_email
 
 from intake.config.paths import project_dir
+from intake.config.preflight import template_problems
 from intake.config.settings_types import Settings
 from intake.domain.models import Extraction, RawMessage
 from intake.jobs.reminders import queue_due_reminders
@@ -197,3 +198,15 @@ def test_the_migration_leaves_what_it_cannot_read_as_it_is():
     coded = json.dumps([{"rule": "required", "field": "x", "label": "X", "code": "required",
                          "values": {}, "message": "Not given: X"}])
     assert coded_findings(coded) == coded  # already a code: not read again
+
+
+def test_own_templates_copied_before_findings_were_templates_say_the_shipped_wording(
+        store, settings, tmp_path):
+    folder = tmp_path / "our-templates"
+    shutil.copytree(project_dir("templates"), folder)
+    (folder / "_findings.j2").unlink()
+    own = replace(settings, templates_dir=folder)
+    assert template_problems(own) == []
+    record_referral(store, own, WRONG, referral_email())
+    [ack] = texts(store, "ack")
+    assert bullets(ack) == TOLD

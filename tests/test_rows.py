@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from support.forms import SAMPLE_VALUES
 
 from intake.domain.models import Finding, ParsedEmail, RawMessage
@@ -52,3 +53,14 @@ def test_the_error_path_intake_gets_every_column_too(store: Store) -> None:
             folder=None, now=NOW)
         assert intake == store.intake_by_id(intake.id)
     assert store.query("SELECT sender_auth FROM messages WHERE id = ?", (row,))[0][0] is None
+
+
+def test_a_change_to_a_column_the_intakes_table_has_not_is_refused(store: Store) -> None:
+    with store.transaction():
+        row = insert_message(store, RAW, EMAIL, "h", outcome="intake", reason=None,
+                             kept=b"x", sender_auth=None, now=NOW)
+        intake = insert_intake(store, RAW, EMAIL, row, {"status": Status.INCOMPLETE},
+                               folder=None, now=NOW)
+        with pytest.raises(ValueError, match="no intakes column 'earlier_referrals'"):
+            update_intake(store, intake, {"earlier_referrals": ["PRV-2026-00002"]})
+        assert store.intake_by_id(intake.id) == intake

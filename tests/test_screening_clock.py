@@ -31,11 +31,11 @@ def clocked(store, settings, **columns):
 
 def test_the_deadline_follows_priority_and_is_set_again_when_it_changes(store, settings):
     intake = clocked(store, settings, priority="urgent")
-    assert screening_clock.clocks(store)[intake.id]["due_at"] == DUE_URGENT
+    assert screening_clock.clocks(store)[intake.id].due_at == DUE_URGENT
     with store.transaction():
         screening_clock.set_deadline(store, replace(intake, priority=Priority.NORMAL),
                                      settings, datetime.now(UTC))
-    assert screening_clock.clocks(store)[intake.id]["due_at"] == "2026-06-18T09:00:00+00:00"
+    assert screening_clock.clocks(store)[intake.id].due_at == "2026-06-18T09:00:00+00:00"
 
 
 def test_one_overdue_alert_only_after_the_deadline(store, settings):
@@ -56,7 +56,7 @@ def test_closing_stops_the_clock_and_no_overdue_alert_follows(store, settings):
     closed_at = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
     assert close_intake(store, intake.reference, "duplicate", closed_at)
     clock = screening_clock.clocks(store)[intake.id]
-    assert (clock["screened_at"], clock["stopped_by"]) == ("2026-06-15T10:00:00+00:00", "closed")
+    assert (clock.screened_at, clock.stopped_by) == ("2026-06-15T10:00:00+00:00", "closed")
     later = datetime(2026, 6, 20, tzinfo=UTC)
     assert screening_clock.queue_overdue_alerts(store, Composer(settings), settings, later) == []
 
@@ -68,7 +68,7 @@ def test_late_is_counted_only_once_the_deadline_has_passed(store, settings):
     evening = datetime(2026, 6, 15, 18, 0, tzinfo=UTC)
     assert screening_clock.screened_late(store, settings, day, noon) == []
     (late,) = screening_clock.screened_late(store, settings, day, evening)
-    assert late["due_at"] == DUE_URGENT and late["screened_at"] is None
+    assert late.due_at == DUE_URGENT and late.screened_at is None
 
 
 def test_triaged_on_time_is_not_late_and_cannot_be_triaged_twice(store, settings):

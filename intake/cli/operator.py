@@ -20,6 +20,7 @@ from pathlib import Path
 from ..config.settings_types import Settings
 from ..domain.clock import utcnow
 from ..domain.errors import OperationError
+from ..store.rows import update_intake
 from .common import EXIT_OK, EXIT_SETTINGS, open_existing_store
 
 
@@ -69,17 +70,15 @@ def config_after_any_command(parser: argparse.ArgumentParser,
 def reopen_command(settings: Settings, args: argparse.Namespace) -> int:
     with open_existing_store(settings) as store:
         with store.transaction():
-            rows = store.query("SELECT id, status, close_reason FROM intakes "
-                               "WHERE reference = ? AND closed_at IS NOT NULL",
-                               (args.reference.strip().upper(),))
-            if not rows:
+            intake = store.intake(args.reference.strip())
+            if intake is None or intake.closed_at is None:
                 print(f"intake: no closed intake {args.reference}", file=sys.stderr)
                 return EXIT_SETTINGS
             now = utcnow()
-            store.update("intakes", rows[0]["id"], {"closed_at": None, "close_reason": None,
-                                                    "updated_at": now})
-            store.audit("reopened", intake_id=rows[0]["id"], at=now, reason=args.reason.strip(),
-                        was_closed_because=rows[0]["close_reason"])
+            update_intake(store, intake, {"closed_at": None, "close_reason": None,
+                                          "updated_at": now})
+            store.audit("reopened", intake_id=intake.id, at=now, reason=args.reason.strip(),
+                        was_closed_because=intake.close_reason)
     print(f"{args.reference.upper()} reopened")
     return EXIT_OK
 

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from ..domain.errors import SettingsError
-from ..domain.records import Intake, Priority, ReviewReason, Status
+from ..domain.records import Intake, Kind, Priority, ReviewReason, Status
 from ..domain.rules import Rules, load_rules
 from ..mail.compose import Composer
 from .paths import project_dir
@@ -89,7 +89,7 @@ def _intake(**extra: Any) -> Intake:
 
 def _samples(composer: Composer) -> list[tuple[str, Any]]:
     from ..jobs.digest import Digest, OpenItem, digest_context, subject
-    from ..store.screening_clock import overdue_alert
+    from ..store.screening_clock import Clock, overdue_alert
 
     complete = _intake(status=Status.COMPLETE, findings=(), missing=(), cc_missing=())
     review = _intake(status=Status.MANUAL_REVIEW, review_reason=ReviewReason.SCAN,
@@ -117,8 +117,8 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("alert (manual review)", lambda: composer.alert(review)),
         ("alert (referred before)", lambda: composer.alert(
             complete, earlier_referrals=("PRV-2025-00007",))),
-        ("overdue alert", lambda: overdue_alert(composer, complete, {
-            "due_at": SAMPLE_AT.isoformat(), "working_hours": 4.0})),
+        ("overdue alert", lambda: overdue_alert(composer, complete, Clock(
+            intake_id=0, due_at=SAMPLE_AT.isoformat(), working_hours=4.0))),
         ("alert (possible forged correction)",
          lambda: composer.forged_correction_alert(complete)),
         ("alert (manual-review burst)",
@@ -127,7 +127,7 @@ def _samples(composer: Composer) -> list[tuple[str, Any]]:
         ("service (down)", lambda: _service(composer, recovered=False)),
         ("service (recovered)", lambda: _service(composer, recovered=True)),
         ("digest", lambda: composer.message(
-            kind="digest", to=list(composer.settings.digest.to),
+            kind=Kind.DIGEST, to=list(composer.settings.digest.to),
             subject=subject(digest.day, composer.env), template="digest",
             context=digest_context(digest, composer.env), auto_reply=False)),
     ]

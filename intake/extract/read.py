@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from ..domain.models import Attachment
+from ..domain.records import ReviewReason
 from ..domain.rules import Rules
 from . import office
 from .docx_form import DocxError, read_docx
@@ -42,8 +43,8 @@ def kind_of(attachment: Attachment, rules: Rules) -> str | None:
     kind = rules.form_types.get(extension) or rules.review_types.get(extension)
     kind = kind or rules.content_types.get(attachment.content_type)
     if kind is None and attachment.content_type.startswith(IMAGE_PREFIX):
-        kind = "scan"
-    if kind == "scan" and (attachment.inline or attachment.size < rules.min_image_bytes):
+        kind = ReviewReason.SCAN
+    if kind == ReviewReason.SCAN and (attachment.inline or attachment.size < rules.min_image_bytes):
         return None  # a logo or signature image
     head = attachment.data[:1024]
     if kind is None:
@@ -53,7 +54,7 @@ def kind_of(attachment: Attachment, rules: Rules) -> str | None:
     if head.startswith(b"PK\x03\x04"):
         kind = "odt" if b"opendocument.text" in head[:120] else "docx"
     elif head.startswith(OLE_MAGIC):
-        kind = "encrypted" if ENCRYPTED_OOXML in attachment.data else "doc"
+        kind = ReviewReason.ENCRYPTED if ENCRYPTED_OOXML in attachment.data else "doc"
     elif head.lstrip().startswith(b"{\\rtf"):
         kind = "rtf"
     elif b"%PDF-" in head:

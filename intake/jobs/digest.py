@@ -23,7 +23,7 @@ from ..config.paths import project_dir
 from ..config.settings_types import Settings
 from ..domain.clock import day_bounds, iso, local_day, parse_iso
 from ..domain.errors import SendError
-from ..domain.records import OPEN_STATUSES, AgeBand, Kind, Priority, Status
+from ..domain.records import OPEN_STATUSES, AgeBand, Kind, Priority, SendStatus, Status
 from ..mail.compose import Composer, render_subject, template_env
 from ..mail.outbox import deliver_now, queue
 from ..ops.queue_view import digest_extras, raised_in_queue
@@ -224,7 +224,7 @@ def _queue(store: Store, settings: Settings, composer: Any, day: date, *, now: d
         if by == "worker" and day.isoformat() in _worker_days(store, day):
             return None  # a day sent by hand is still the worker's to send, once
         digest = digest_for_day(store, settings, day, now=now)
-        message = composer.message(kind="digest", to=list(settings.digest.to),
+        message = composer.message(kind=Kind.DIGEST, to=list(settings.digest.to),
                                    subject=subject(day, composer.env), template=TEMPLATE,
                                    context=digest_context(digest, composer.env),
                                    reply_to_id=None, auto_reply=False)
@@ -330,8 +330,8 @@ def _deliver_now(store: Store, settings: Settings, outbox_id: int, now: datetime
             return 0
     if report is not None and outbox_id in report.sent:
         unsent = store.query(
-            "SELECT status FROM outbox WHERE status != 'sent' AND message_id = "
-            "(SELECT message_id FROM outbox WHERE id = ?)", (outbox_id,))
+            "SELECT status FROM outbox WHERE status != ? AND message_id = "
+            "(SELECT message_id FROM outbox WHERE id = ?)", (SendStatus.SENT, outbox_id))
         if not unsent:
             return 0
         log.warning("digest outbox %d: sent, but %d recipient copy(ies) refused: %s "

@@ -102,13 +102,12 @@ def purge(store: Store, older_than_days: int, *, now: datetime, dry_run: bool = 
     late = digests = 0
     try:
         with store.transaction():
-            closed = store.query(
-                "SELECT id, reference, closed_at FROM intakes "
-                "WHERE closed_at IS NOT NULL AND purged_at IS NULL ORDER BY closed_at, id")
-            due = [row for row in closed if parse_iso(row["closed_at"]) <= limit]
-            for row in due:
-                purged.append(_erase(store, row["id"], row["reference"], row["closed_at"], now,
-                                     files))
+            closed = store.intakes("closed_at IS NOT NULL AND purged_at IS NULL",
+                                   order="closed_at, id")
+            for intake in closed:
+                if intake.closed_at is not None and intake.closed_at <= limit:
+                    purged.append(_erase(store, intake.id, intake.reference,
+                                         iso(intake.closed_at), now, files))
             late = _erase_late_messages(store)
             digests = _erase_unattached(store, limit, now, files)
             if dry_run:

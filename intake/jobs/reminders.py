@@ -24,7 +24,7 @@ from ..store.rows import update_intake
 log = logging.getLogger("intake.reminders")
 
 _CANDIDATES = (
-    "SELECT id FROM intakes WHERE status = 'incomplete' AND closed_at IS NULL "
+    "SELECT id FROM intakes WHERE status = ? AND closed_at IS NULL "
     "AND purged_at IS NULL AND bounced = 0 AND reply_to IS NOT NULL AND reply_to != '' "
     "AND COALESCE(sender_auth, 'none') != 'fail' "
     "AND reminders_sent < ? ORDER BY id"
@@ -59,7 +59,7 @@ def queue_due_reminders(store: Store, composer: Composer, settings: Settings,
     if settings.reminders.max <= 0:
         return []
     reminded = []
-    for (intake_id,) in store.query(_CANDIDATES, (settings.reminders.max,)):
+    for (intake_id,) in store.query(_CANDIDATES, (Status.INCOMPLETE, settings.reminders.max)):
         with store.transaction():
             intake = store.intake_by_id(intake_id)  # as it stands inside the transaction
             if intake is None:

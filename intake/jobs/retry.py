@@ -15,17 +15,19 @@ never was (the first could not be written).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from ..domain.alerts import AlertFacts, State, alerts_for
+from ..domain.clock import parse_iso
 from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
 from ..domain.models import RawMessage
-from ..domain.records import Intake, Kind, Outcome, Status
+from ..domain.records import Intake, Kind, Outcome, ReviewReason, Status
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
+from ..store.database import Store
 from ..store.followup import follow_up, queue_alert
 from ..store.record import _attach, _correction, first_message_columns
 from ..store.rows import update_intake
@@ -35,29 +37,47 @@ log = logging.getLogger("intake")
 _ERRORS_SQL = """
     SELECT i.id AS intake_id, i.reference, m.id AS message_row, m.folder, m.uidvalidity,
            m.uid, m.received_at, m.raw
-    FROM intakes i JOIN messages m ON m.intake_id = i.id AND m.reason = 'error'
-    WHERE i.review_reason = 'error' AND i.closed_at IS NULL AND i.purged_at IS NULL
+    FROM intakes i JOIN messages m ON m.intake_id = i.id AND m.reason = ?
+    WHERE i.review_reason = ? AND i.closed_at IS NULL AND i.purged_at IS NULL
       AND m.raw IS NOT NULL
     ORDER BY i.id
 """
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A message the pipeline failed on, kept whole, and its stand-in intake."""
+
+    intake_id: int
+    reference: str
+    message_row: int
+    raw: RawMessage
+
+
+def failed_messages(store: Store) -> list[Failed]:
+    return [Failed(row["intake_id"], row["reference"], row["message_row"],
+                   RawMessage(row["folder"], row["uidvalidity"], row["uid"],
+                              parse_iso(row["received_at"]), bytes(row["raw"]),
+                              len(row["raw"])))
+            for row in store.query(_ERRORS_SQL, (ReviewReason.ERROR, ReviewReason.ERROR))]
+
+
 def retry_errors(pipeline: Pipeline, now: datetime) -> list[str]:
     """Retry each open `error` intake; return one log line for each."""
     lines = []
-    for row in pipeline.store.query(_ERRORS_SQL):
+    for row in failed_messages(pipeline.store):
         try:
             lines.append(_retry_one(pipeline, row, now))
         except StoreError:
             raise
         except Exception as err:  # still failing: left as it was, the trail says so
             with pipeline.store.transaction():
-                pipeline.store.audit("retry-failed", intake_id=row["intake_id"],
-                                     message_row=row["message_row"], at=now,
+                pipeline.store.audit("retry-failed", intake_id=row.intake_id,
+                                     message_row=row.message_row, at=now,
                                      error=type(err).__name__)
-                _alert_failed(pipeline, row["intake_id"], now)
-            log.debug("%s retry traceback", row["reference"], exc_info=True)
-            lines.append(f"{row['reference']} retried: failed again ({type(err).__name__}); "
+                _alert_failed(pipeline, row.intake_id, now)
+            log.debug("%s retry traceback", row.reference, exc_info=True)
+            lines.append(f"{row.reference} retried: failed again ({type(err).__name__}); "
                          "still for manual review")
     for line in lines:
         log.info("%s", line)
@@ -89,12 +109,8 @@ def _alert_failed(pipeline: Pipeline, intake_id: int, now: datetime) -> None:
                   type(alert_err).__name__)
 
 
-def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
-    from ..domain.clock import parse_iso
-
-    data = bytes(row["raw"])
-    raw = RawMessage(row["folder"], row["uidvalidity"], row["uid"],
-                     parse_iso(row["received_at"]), data, len(data))
+def _retry_one(pipeline: Pipeline, row: Failed, now: datetime) -> str:
+    raw = row.raw
     email = pipeline._parse(raw)
     extraction = pipeline.answers(email, pipeline.pool.extract_many([email.attachments])[0])
     # No first delivery: the message was recorded, as this error; it is no duplicate.
@@ -104,21 +120,21 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
     decision = decide(ctx)
     store, composer = pipeline.store, pipeline.composer
     with store.transaction():
-        intake = store.intake_by_id(row["intake_id"])
+        intake = store.intake_by_id(row.intake_id)
         if intake is None:
-            raise ValueError(f"retry: intake {row['intake_id']} is gone")
-        store.update("messages", row["message_row"], {"outcome": decision.outcome,
+            raise ValueError(f"retry: intake {row.intake_id} is gone")
+        store.update("messages", row.message_row, {"outcome": decision.outcome,
                                                       "reason": decision.reason})
         outcome = decision.outcome
         if outcome is Outcome.INTAKE:
-            queued = _redo_intake(pipeline, ctx, decision, intake, row["message_row"], now)
-            return f"{row['reference']} retried: intake {queued}"
+            queued = _redo_intake(pipeline, ctx, decision, intake, row.message_row, now)
+            return f"{row.reference} retried: intake {queued}"
         if outcome is Outcome.CORRECTION:
-            result = _correction(store, ctx, decision, composer, row["message_row"], now)
+            result = _correction(store, ctx, decision, composer, row.message_row, now)
         elif outcome in (Outcome.NOTE, Outcome.BOUNCE) and decision.intake:
-            result = _attach(store, ctx, decision, composer, row["message_row"], now)
+            result = _attach(store, ctx, decision, composer, row.message_row, now)
         elif outcome in (Outcome.NOTE, Outcome.BOUNCE, Outcome.IGNORED, Outcome.DUPLICATE):
-            store.update("messages", row["message_row"], {"intake_id": None})
+            store.update("messages", row.message_row, {"intake_id": None})
             result = None
         else:
             raise ValueError(f"retry: no writer for outcome {outcome!r}")
@@ -126,10 +142,10 @@ def _retry_one(pipeline: Pipeline, row: Any, now: datetime) -> str:
         reason = f"retried: a {decision.outcome}{where}, not a referral of its own"
         update_intake(store, intake, {"closed_at": now, "close_reason": reason,
                                       "updated_at": now})
-        store.audit("retried", intake_id=intake.id, message_row=row["message_row"], at=now,
+        store.audit("retried", intake_id=intake.id, message_row=row.message_row, at=now,
                     outcome=decision.outcome, belongs_to=result.reference if result else None)
         store.audit("closed", intake_id=intake.id, at=now, status=intake.status)
-    return f"{row['reference']} {reason}"
+    return f"{row.reference} {reason}"
 
 
 def _redo_intake(pipeline: Pipeline, ctx: Context, decision: Decision, intake: Intake,

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 from ..domain.alerts import BurstRule
 from ..domain.clock import iso
+from ..domain.records import Kind
 from ..store.database import Store
 from .compose import Composer
 from .outbox import queue
 
-BATCH_KIND = "alert"  # an alert like any other: never rate-limited, never answered
+BATCH_KIND = Kind.ALERT  # an alert like any other: never rate-limited, never answered
 __all__ = ["BurstRule", "flush_review_alerts", "hold_review_alert"]
 
 

@@ -171,7 +171,7 @@ class Composer:
             raise ValueError("[triage] alert_to names no address")
         listed = [(clean_header(r), clean_header(reason)) for r, reason in references]
         return self.message(
-            kind="alert", to=list(self.settings.alert_to),
+            kind=Kind.ALERT, to=list(self.settings.alert_to),
             subject=self.subject("review_batch", count=len(listed)),
             template="review_batch", context={"references": listed, "reference": None},
             auto_reply=False,
@@ -180,7 +180,7 @@ class Composer:
     def cap_alert(self, cap: int) -> EmailMessage:
         """Automatic replies hit the hourly cap: they wait; the MASH hears it once."""
         return self.message(
-            kind="alert", to=list(self.settings.alert_to),
+            kind=Kind.ALERT, to=list(self.settings.alert_to),
             subject=self.subject("capped", cap=cap),
             template="capped", context={"cap": cap, "reference": None},
             auto_reply=False,
@@ -192,7 +192,7 @@ class Composer:
 
     # -- the one place a message is assembled -------------------------------
 
-    def message(self, *, kind: str, to: list[str], subject: str, template: str,
+    def message(self, *, kind: Kind, to: list[str], subject: str, template: str,
                 context: dict[str, Any], reply_to_id: str | None = None,
                 auto_reply: bool = True) -> EmailMessage:
         """Render `template`.txt.j2 and .html.j2 into a message with our headers.

@@ -366,7 +366,7 @@ def _tell_mash_once(store: Store, settings: Settings, cap: int, now: datetime) -
             "ON CONFLICT(kind) DO UPDATE SET at = excluded.at", (iso(now),))
         if settings.alert_to:
             composer = Composer(settings, settings.templates_dir)
-            queue(store, composer.cap_alert(cap), kind="alert", intake_id=None, now=now)
+            queue(store, composer.cap_alert(cap), kind=Kind.ALERT, intake_id=None, now=now)
 
 
 def smtp_code(text: object) -> str | None:

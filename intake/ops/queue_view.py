@@ -88,28 +88,28 @@ def show_lines(store: Store, settings: Settings, intake: Intake,
         moment = text if isinstance(text, datetime) else parse_iso(text)
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
-    row = screening_clock.clocks(store).get(intake.id)
+    clock = screening_clock.clocks(store).get(intake.id)
     lines = ["", "Screening"]
-    if row is None:
+    if clock is None:
         lines.append("  (no deadline: recorded before the screening clock)")
     else:
-        state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
-        if row["working_hours"]:
-            lines.append(f"  deadline  {when(row['due_at'])} ({row['working_hours']:g} working "
+        state = screening_clock.state(clock, screening_clock.calendar_for(settings), now)
+        if clock.working_hours:
+            lines.append(f"  deadline  {when(clock.due_at)} ({clock.working_hours:g} working "
                          f"hours, {settings.working_hours})")
         else:
             lines.append("  deadline  none (recorded before the screening clock)")
-        if row["screened_at"]:
-            met = "on time" if row["screened_at"] <= row["due_at"] else "late"
-            who = f" by {row['screened_by']}" if row["screened_by"] else ""
-            lines.append(f"  met       {when(row['screened_at'])} ({met}; "
-                         f"{row['stopped_by']}{who})")
-            if row["outcome"]:
-                lines.append(f"  outcome   {row['outcome']}")
+        if clock.screened_at:
+            met = "on time" if clock.screened_at <= clock.due_at else "late"
+            who = f" by {clock.screened_by}" if clock.screened_by else ""
+            lines.append(f"  met       {when(clock.screened_at)} ({met}; "
+                         f"{clock.stopped_by}{who})")
+            if clock.outcome:
+                lines.append(f"  outcome   {clock.outcome}")
         else:
             lines.append(f"  met       not yet: {state.text}")
-        if row["overdue_alerted_at"]:
-            lines.append(f"  overdue alert sent to the MASH {when(row['overdue_alerted_at'])}")
+        if clock.overdue_alerted_at:
+            lines.append(f"  overdue alert sent to the MASH {when(clock.overdue_alerted_at)}")
     lines += ["", "Linked intakes (the same individual, or possibly)"]
     found = links.linked(store, intake.id)
     for link in found:
@@ -137,11 +137,11 @@ def digest_extras(store: Store, settings: Settings, day: date,
     referred_before = sum(1 for row in received if earlier.get(row[0]))
     zone = ZoneInfo(settings.digest.timezone)
     late = []
-    for row in screening_clock.screened_late(store, settings, day, now):
-        due = parse_iso(row["due_at"]).astimezone(zone).strftime("%H:%M")
-        met = (parse_iso(row["screened_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-               if row["screened_at"] else "not yet")
-        late.append(f"{row['reference']}: due {due}, screened {met}")
+    for missed in screening_clock.screened_late(store, settings, day, now):
+        due = parse_iso(missed.due_at).astimezone(zone).strftime("%H:%M")
+        met = (parse_iso(missed.screened_at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+               if missed.screened_at else "not yet")
+        late.append(f"{missed.reference}: due {due}, screened {met}")
     return {"Referred before": referred_before, "Screened late": len(late)}, late
 
 
@@ -150,7 +150,10 @@ def export_extras(store: Store) -> dict[int, dict[str, Any]]:
     earlier = links.earlier_references(store)
     clocks = screening_clock.clocks(store)
     ids = set(earlier) | set(clocks)
-    return {i: {"earlier_referrals": earlier.get(i, []),
-                "screening_due": (clocks.get(i) or {}).get("due_at")
-                if (clocks.get(i) or {}).get("working_hours") else None,
-                "screened_at": (clocks.get(i) or {}).get("screened_at")} for i in ids}
+    out: dict[int, dict[str, Any]] = {}
+    for i in ids:
+        clock = clocks.get(i)
+        out[i] = {"earlier_referrals": earlier.get(i, []),
+                  "screening_due": clock.due_at if clock and clock.working_hours else None,
+                  "screened_at": clock.screened_at if clock else None}
+    return out

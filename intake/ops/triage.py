@@ -21,7 +21,7 @@ from ..domain.rules import Rules, load_rules
 from ..domain.safe_text import visible
 from ..mail.compose import finding_words
 from ..mail.outbox import smtp_code
-from ..store.answers import history_lines
+from ..store.answers import WAITING, history_lines
 from ..store.database import Store
 from ..store.followup import on_close
 from ..store.rows import update_intake
@@ -138,7 +138,7 @@ def undelivered(store: Store, now: datetime) -> list[str]:
         (iso(now - timedelta(days=UNDELIVERED_DAYS)), iso(now - timedelta(days=1))),
     ):
         code = smtp_code(row["last_error"] or "") or "refused"
-        still = ", still retrying" if row["status"] == "pending" else ""
+        still = ", still retrying" if SendStatus(row["status"]) is SendStatus.PENDING else ""
         lines.append(f"{row['kind']} {row['reference'] or f'(outbox {row[0]})'}: {code}{still}")
     return lines
 
@@ -174,7 +174,7 @@ def triage_rows(store: Store, settings: Settings, *, status: Status | str | None
     zone = ZoneInfo(timezone)
     held = held_kinds(store)
     waiting = {row[0] for row in store.query(
-        "SELECT DISTINCT intake_id FROM proposals WHERE status = 'waiting'")}
+        "SELECT DISTINCT intake_id FROM proposals WHERE status = ?", (WAITING,))}
     rules = rules_or_none(settings)
     rows = []
     for intake in store.intakes(" AND ".join(where), [*params, Priority.URGENT],
@@ -305,11 +305,12 @@ def render_show(store: Store, settings: Settings, reference: str) -> str | None:
     for out in outgoing:
         to = ", ".join(json.loads(out["recipients"]) if out["recipients"] else [])
         at = when(out["sent_at"] or out["created_at"])
-        error = f"  {out['last_error']}" if out["status"] != "sent" and out["last_error"] else ""
+        sent = SendStatus(out["status"]) is SendStatus.SENT
+        error = f"  {out['last_error']}" if not sent and out["last_error"] else ""
         status = out["status"]
-        if status == "sent" and out["queued_in"] not in (None, "send"):
+        if sent and out["queued_in"] not in (None, "send"):
             status = "written to shadow folder"  # a trial's: nobody received it
-        lines.append(f"  #{out['id']}  {at}  {out['kind']}  {status}  {to}{error}")
+        lines.append(f"  #{out['id']}  {at}  {Kind(out['kind'])}  {status}  {to}{error}")
     if not outgoing:
         lines.append("  (none)")
 

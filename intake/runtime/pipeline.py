@@ -96,15 +96,15 @@ class Pipeline:
                    deliveries: Deliveries, now: datetime) -> Recorded:
         raw = batch[i]
         if raw.too_large:  # only its header was downloaded: a person must look
-            extraction = Extraction(source="none", review_reason="too-large",
+            extraction = Extraction(source="none", review_reason=ReviewReason.TOO_LARGE,
                                     carries_form=True)
         elif not extraction.carries_form and cut_short(parsed[i]):
             # The MIME walk stopped early: a form may lie beyond where it stopped, and
             # "no form attached" would be untrue. A person must look.
-            extraction = Extraction(source="none", review_reason="damaged",
+            extraction = Extraction(source="none", review_reason=ReviewReason.DAMAGED,
                                     carries_form=True)
         elif not extraction.carries_form and damaged_referral(parsed[i], raw, self.rules):
-            extraction = Extraction(source="none", review_reason="damaged",
+            extraction = Extraction(source="none", review_reason=ReviewReason.DAMAGED,
                                     carries_form=True)
         position = order.taken(i)
         result = self.record_one(raw, parsed[i], extraction, hashes[i], now,
@@ -149,7 +149,7 @@ class Pipeline:
                              where=clean_fields(extraction.where))
         if not extraction.carries_form and behind_secure_link(email, self.rules):
             # No form, but the real message may wait behind the link: a person must look.
-            extraction = replace(extraction, review_reason="encrypted-email")
+            extraction = replace(extraction, review_reason=ReviewReason.ENCRYPTED_EMAIL)
         return extraction
 
     def context(self, raw: RawMessage, email: ParsedEmail, extraction: Extraction,

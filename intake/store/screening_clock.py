@@ -28,6 +28,29 @@ log = logging.getLogger("intake")
 
 
 @dataclass(frozen=True)
+class Clock:
+    """One intake's screening clock as stored (screening table); times as ISO text."""
+
+    intake_id: int
+    due_at: str
+    working_hours: float  # 0: recorded before the clock existed (no deadline)
+    screened_at: str | None = None
+    screened_by: str | None = None
+    outcome: str | None = None  # what the MASH decided (free text; erased by purge)
+    stopped_by: str | None = None  # "triaged" or "closed"
+    overdue_alerted_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LateScreening:
+    """An intake whose deadline passed unmet (or met late)."""
+
+    reference: str
+    due_at: str
+    screened_at: str | None
+
+
+@dataclass(frozen=True)
 class ClockState:
     due_at: datetime | None
     stopped_at: datetime | None
@@ -103,17 +126,23 @@ def mark_triaged(store: Store, reference: str, by: str, outcome: str | None,
     return ""
 
 
-def clocks(store: Store) -> dict[int, dict[str, Any]]:
-    """Intake id -> its screening row."""
-    return {row["intake_id"]: dict(row) for row in store.query("SELECT * FROM screening")}
+def clocks(store: Store) -> dict[int, Clock]:
+    """Intake id -> its screening clock."""
+    return {row["intake_id"]: _clock(row) for row in store.query("SELECT * FROM screening")}
 
 
-def state(row: dict[str, Any] | None, calendar: Calendar, now: datetime) -> ClockState:
-    if not row:
+def _clock(row: Any) -> Clock:
+    return Clock(row["intake_id"], row["due_at"], row["working_hours"], row["screened_at"],
+                 row["screened_by"], row["outcome"], row["stopped_by"],
+                 row["overdue_alerted_at"])
+
+
+def state(clock: Clock | None, calendar: Calendar, now: datetime) -> ClockState:
+    if not clock:
         return ClockState(None, None, None, "-")
-    due = parse_iso(row["due_at"])
-    if row.get("screened_at"):
-        stopped = parse_iso(row["screened_at"])
+    due = parse_iso(clock.due_at)
+    if clock.screened_at:
+        stopped = parse_iso(clock.screened_at)
         late = " (late)" if stopped > due else ""
         return ClockState(due, stopped, None, f"screened{late}")
     left = calendar.between(now, due)
@@ -121,7 +150,7 @@ def state(row: dict[str, Any] | None, calendar: Calendar, now: datetime) -> Cloc
 
 
 def screened_late(store: Store, settings: Settings, day: date,
-                  now: datetime) -> list[dict[str, Any]]:
+                  now: datetime) -> list[LateScreening]:
     """Intakes whose deadline fell on `day` (local), before `now`, and was not met."""
     start, end = day_bounds(day, settings.digest.timezone)
     rows = store.query(
@@ -129,10 +158,10 @@ def screened_late(store: Store, settings: Settings, day: date,
         "JOIN intakes i ON i.id = s.intake_id WHERE s.due_at >= ? AND s.due_at < ? "
         "AND s.due_at <= ? AND (s.screened_at IS NULL OR s.screened_at > s.due_at) "
         "ORDER BY s.due_at, i.id", (iso(start), iso(end), iso(now)))
-    return [dict(row) for row in rows]
+    return [LateScreening(row["reference"], row["due_at"], row["screened_at"]) for row in rows]
 
 
-def overdue_alert(composer: Composer, intake: Intake, clock: dict[str, Any]) -> EmailMessage:
+def overdue_alert(composer: Composer, intake: Intake, clock: Clock) -> EmailMessage:
     """The one reminder to the MASH that an intake is past its deadline: verdicts only."""
     return composer.message(
         kind=Kind.OVERDUE, to=list(composer.settings.alert_to),
@@ -140,8 +169,8 @@ def overdue_alert(composer: Composer, intake: Intake, clock: dict[str, Any]) -> 
         template="overdue", context={
             "reference": intake.reference,
             "received": composer._local_time(intake.received_at),
-            "due": composer._local_time(clock["due_at"]),
-            "working_hours": f"{clock['working_hours']:g}",
+            "due": composer._local_time(clock.due_at),
+            "working_hours": f"{clock.working_hours:g}",
             "priority": intake.priority,
             "status": intake.status},
         reply_to_id=intake.message_id, auto_reply=False)
@@ -163,11 +192,12 @@ def queue_overdue_alerts(store: Store, composer: Composer, settings: Settings,
                               "IS NULL AND overdue_alerted_at IS NULL", (intake_id,))
             if intake is None or not row or intake.closed_at:
                 continue
-            message = overdue_alert(composer, intake, dict(row[0]))
+            clock = _clock(row[0])
+            message = overdue_alert(composer, intake, clock)
             outbox_id = queue(store, message, kind=Kind.OVERDUE, intake_id=intake_id, now=now)
             store.conn.execute("UPDATE screening SET overdue_alerted_at = ? WHERE intake_id = ?",
                                (iso(now), intake_id))
             store.audit("overdue-alerted", intake_id=intake_id, at=now, outbox_id=outbox_id,
-                        due_at=row[0]["due_at"])
+                        due_at=clock.due_at)
         alerted.append(intake.reference)
     return alerted

@@ -125,7 +125,7 @@ def service_message(composer: Any, settings: Settings, component: str, started: 
     timezone = settings.digest.timezone
     what = BACK[component] if recovered else WHAT[component]
     return composer.message(
-        kind="service", to=list(settings.alert_to),
+        kind=Kind.SERVICE, to=list(settings.alert_to),
         subject=composer.subject("service", what=what), template="service",
         context={"component": component, "what": what, "recovered": recovered,
                  "since": local_label(started, timezone), "now": local_label(now, timezone),

@@ -89,6 +89,20 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Screening:
+    """The intake page's screening clock: the deadline, and whether and how it was met."""
+
+    text: str  # "due in 3h", "overdue 2h", "screened (late)"
+    due: datetime
+    working_hours: float  # 0: recorded before the clock (no deadline)
+    met: datetime | None
+    late: bool
+    stopped_by: str | None
+    screened_by: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
 class Note:
     at: datetime
     author: str
@@ -238,15 +252,17 @@ def close(store: Store, intake: Intake, reason: str, person: dict[str, str],
 
 
 def screening(store: Store, settings: Settings, intake_id: int,
-              now: datetime) -> dict[str, Any] | None:
+              now: datetime) -> Screening | None:
     """The intake's screening clock (issue 17): deadline, state, when and by whom met."""
-    row = screening_clock.clocks(store).get(intake_id)
-    if row is None:
+    clock = screening_clock.clocks(store).get(intake_id)
+    if clock is None:
         return None
-    state = screening_clock.state(row, screening_clock.calendar_for(settings), now)
-    return {**row, "text": state.text, "due": parse_iso(row["due_at"]),
-            "met": parse_iso(row["screened_at"]) if row["screened_at"] else None,
-            "late": bool(row["screened_at"]) and row["screened_at"] > row["due_at"]}
+    state = screening_clock.state(clock, screening_clock.calendar_for(settings), now)
+    return Screening(
+        text=state.text, due=parse_iso(clock.due_at), working_hours=clock.working_hours,
+        met=parse_iso(clock.screened_at) if clock.screened_at else None,
+        late=bool(clock.screened_at) and (clock.screened_at or "") > clock.due_at,
+        stopped_by=clock.stopped_by, screened_by=clock.screened_by, outcome=clock.outcome)
 
 
 def linked(store: Store, intake_id: int) -> list[links.LinkedIntake]:

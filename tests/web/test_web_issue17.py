@@ -62,7 +62,7 @@ def test_mark_as_triaged_stops_the_clock_with_the_persons_name(mash: Web) -> Non
     assert f"{reference} triaged." in page and "Mark as triaged" not in page
     assert "on time; triaged by Amara Mensah): Passed to Channel" in page
     clock = screening_clock.clocks(mash.store)[intake.id]
-    assert (clock["screened_by"], clock["outcome"]) == ("Amara Mensah", "Passed to Channel")
+    assert (clock.screened_by, clock.outcome) == ("Amara Mensah", "Passed to Channel")
     screened = [json.loads(r["detail"]) for r in mash.store.audit_trail(intake.id)
                 if r["event"] == "screened"]
     assert screened == [{"by": "Amara Mensah", "on_time": True, "stopped_by": "triaged"}]
