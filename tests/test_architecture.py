@@ -90,3 +90,18 @@ def test_the_domain_imports_no_mail_store_jobs_or_web():
         if other.split(".")[1] in DOMAIN_MAY_NOT_IMPORT
     )
     assert wrong == NOT_YET_PURE
+
+
+ROOT = PACKAGE.parent
+LONGEST_FILE = 400  # lines: the brief's limit, for the code and its tests alike
+
+
+def test_no_python_file_is_over_the_line_limit() -> None:
+    """Every module of the package, its tests, benchmarks and tools stays readable at a sitting."""
+    long_ones = {
+        str(path.relative_to(ROOT)): lines
+        for folder in ("intake", "tests", "benchmarks", "tools")
+        for path in (ROOT / folder).rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > LONGEST_FILE
+    }
+    assert long_ones == {}

@@ -25,7 +25,7 @@ def test_a_new_intake_in_memory_is_its_row_read_back(store: Store) -> None:
     columns = {
         "status": Status.INCOMPLETE, "missing": ["subject_surname"], "invalid": [],
         "cc_missing": ["prevent@lewisham.gov.uk"], "age_band": AgeBand.CHILD,
-        "findings": [vars(Finding("required", "subject_surname", "Surname", "Not given"))],
+        "findings": [vars(Finding("required", "subject_surname", "Surname", code="required"))],
         "reply_to": "jo@school.example.org", "fields": {"z": "1", **SAMPLE_VALUES},
         "field_sources": {"subject_dob": "table 1"}, "recipients": ["b@x", "a@x"],
         "priority": Priority.URGENT, "urgent_because": ["knife"], "source": "docx",
