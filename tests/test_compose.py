@@ -190,6 +190,9 @@ def test_alert_goes_to_mash_with_verdicts_only(composer):
                                                 review_reason="encrypted")))
     assert "Reason: urgent (matched: bomb)\nReason: manual review: the file is " \
         "password-protected (encrypted)\n" in review
+    failed = text_of(composer.alert(make_intake(status="manual_review", review_reason="error")))
+    assert "Reason: manual review: the service failed while processing the email; it is kept " \
+        "and tried again at the next start (error)\n" in failed
 
 
 @pytest.mark.parametrize("kind", ["ack", "correction", "reminder", "alert", "review"])

@@ -167,6 +167,14 @@ def findings(settings: Settings, intake: Intake) -> list[str]:
     return [words.sentence(finding) for finding in intake.findings]
 
 
+def review_words(settings: Settings, intake: Intake) -> str | None:
+    """Why it waits for a person, in the rules' short words (as the queue says it)."""
+    if not intake.review_reason:
+        return None
+    rules = rules_or_none(settings)
+    return rules.reason_name(intake.review_reason) if rules else str(intake.review_reason)
+
+
 def thread(store: Store, settings: Settings, intake_id: int) -> list[ThreadMessage]:
     """The messages recorded on the intake, oldest first, each read from its stored bytes."""
     out = []

@@ -150,6 +150,7 @@ def intake_page(reference: str) -> str:
     return render_template(
         "intake.html", intake=intake, answers=queries.answers(settings, intake),
         findings=queries.findings(settings, intake),
+        review=queries.review_words(settings, intake),
         thread=queries.thread(store, settings, intake.id), sent=queries.sent(store, intake.id),
         trail=queries.audit_trail(store, intake.id), notes=queries.notes(store, intake.id),
         errors={}, form={}, **_issue17(store, settings, intake))

@@ -115,6 +115,15 @@ def test_the_intake_page_shows_answers_with_sources_and_audits_the_viewer(mash: 
     assert viewed == [{"by": "Amara Mensah", "username": MASH_USER}]
 
 
+def test_the_intake_page_says_why_it_waits_for_a_person_in_the_queue_s_words(
+        mash: Web) -> None:
+    intake = add_intake(mash.store, days_ago(1), status="manual_review",
+                        review_reason="encrypted")
+    page = mash.client.get(f"/intakes/{intake.reference}").text
+    assert "Manual review: Password-protected</dd>" in page
+    assert "Manual review: encrypted" not in page
+
+
 def test_the_original_attachment_downloads_and_the_download_is_audited(mash: Web) -> None:
     intake = add_intake(mash.store, days_ago(1), raw=referral_with_form())
     page = mash.client.get(f"/intakes/{intake.reference}").text
