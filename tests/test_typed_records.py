@@ -33,6 +33,10 @@ BARE = re.compile(rf"""(?:==|!=)\s*["'](?:{_WORD})["']|["'](?:{_WORD})["']\s*(?:
                   rf"""|\bkind=["'](?:{_WORD})["']|\bin\s*\(\s*["'](?:{_WORD})["']""")
 
 
+# The same words written into SQL outside the store: `status = 'pending'`, `IN ('sent', ...`
+IN_SQL = re.compile(rf"""(?:=|\bIN\s*\(|\bTHEN|\bELSE)\s*'(?:{_WORD})'""")
+
+
 def outside_the_store() -> list[Path]:
     return [path for path in sorted(PACKAGE.rglob("*.py"))
             if not any(path == reader or reader in path.parents for reader in ROW_READERS)]
@@ -55,6 +59,9 @@ def test_the_patterns_see_what_they_are_for():
     assert BARE.search('elif outcome in ("note", "bounce"):')
     assert not BARE.search("if intake.status is Status.MANUAL_REVIEW:")
     assert not BARE.search('"SELECT * FROM intakes WHERE status = ?"')
+    assert IN_SQL.search("\"SELECT id FROM outbox WHERE status = 'pending' ORDER BY id\"")
+    assert IN_SQL.search("\"... AND status IN ('sent', 'held')\"")
+    assert not IN_SQL.search("f\"WHERE status = '{SendStatus.PENDING}'\"")
 
 
 def test_no_module_outside_the_store_reads_an_intake_by_a_column_name():
@@ -63,3 +70,7 @@ def test_no_module_outside_the_store_reads_an_intake_by_a_column_name():
 
 def test_no_module_outside_the_store_compares_or_passes_a_bare_word():
     assert offending(BARE) == []
+
+
+def test_no_module_outside_the_store_writes_a_bare_word_into_sql():
+    assert offending(IN_SQL) == []

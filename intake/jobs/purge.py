@@ -24,7 +24,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..domain.clock import iso, parse_iso
+from ..domain.records import SendStatus
 from ..mail.send import eml_name
+from ..store.answers import CANCELLED, WAITING
 from ..store.database import Store
 from ..store.followup import on_purge
 
@@ -135,7 +137,8 @@ def _erase_unattached(store: Store, limit: datetime, now: datetime, files: list[
     """Digests and other messages about no one intake, made before `limit` and done with."""
     rows = [row for row in store.query(
         "SELECT id, raw, created_at FROM outbox WHERE intake_id IS NULL AND length(raw) > 0 "
-        "AND status IN ('sent', 'held', 'cancelled')") if parse_iso(row["created_at"]) <= limit]
+        f"AND status IN ('{SendStatus.SENT}', '{SendStatus.HELD}', '{SendStatus.CANCELLED}')")
+        if parse_iso(row["created_at"]) <= limit]
     for row in rows:
         files.append(eml_name(bytes(row["raw"])))
         store.conn.execute("UPDATE outbox SET raw = X'' WHERE id = ?", (row["id"],))
@@ -162,12 +165,13 @@ def _erase(store: Store, intake_id: int, reference: str, closed_at: str,
     conn.execute("UPDATE answer_versions SET fields_before = '{}' WHERE intake_id = ?",
                  (intake_id,))
     conn.execute("UPDATE proposals SET proposed_fields = '{}', proposed_sources = '{}', "
-                 "status = CASE WHEN status = 'waiting' THEN 'cancelled' ELSE status END "
-                 "WHERE intake_id = ?", (intake_id,))
+                 "status = CASE WHEN status = ? THEN ? ELSE status END "
+                 "WHERE intake_id = ?", (WAITING, CANCELLED, intake_id))
     # A message still waiting (held by the rate limit) would go out empty: cancel it.
     outbox = conn.execute(
-        "UPDATE outbox SET raw = X'', status = CASE WHEN status = 'sent' THEN 'sent' "
-        "ELSE 'cancelled' END WHERE intake_id = ? AND length(raw) > 0", (intake_id,),
+        f"UPDATE outbox SET raw = X'', status = CASE WHEN status = '{SendStatus.SENT}' "
+        f"THEN '{SendStatus.SENT}' ELSE '{SendStatus.CANCELLED}' END "
+        "WHERE intake_id = ? AND length(raw) > 0", (intake_id,),
     ).rowcount
     # Notes written on the web page may name people: their text goes too (who and when stay).
     conn.execute("UPDATE notes SET text = NULL WHERE intake_id = ?", (intake_id,))

@@ -35,6 +35,8 @@ from .reply_limits import (
 )
 from .send import Refused, Sender, ServerDown, open_sender, refusal
 
+HELD_EVENT = "held"  # the audit event of a message the server refused for good
+
 log = logging.getLogger("intake.outbox")
 
 _CODE = re.compile(r"\b([45]\d\d)\b")
@@ -106,7 +108,7 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
         "SELECT o.id, o.kind, o.intake_id, o.recipients, o.attempts, o.message_id, "
         "o.status, o.queued_in, i.reference FROM outbox o "
         "LEFT JOIN intakes i ON i.id = o.intake_id "
-        "WHERE o.status = 'pending' AND o.next_attempt_at <= ? "
+        f"WHERE o.status = '{SendStatus.PENDING}' AND o.next_attempt_at <= ? "
         f"AND (o.queued_in = 'send') = {0 if writing else 1} ORDER BY o.id",
         (iso(now),),
     )]
@@ -139,8 +141,8 @@ def deliver_due(store: Store, sender: Sender, settings: Settings, now: datetime)
                     log.info("%s waits until %s (hourly reply limit)", label, iso(until))
                     continue
             # Still pending (a purge may have cancelled it since the round began)?
-            found = store.query("SELECT raw FROM outbox WHERE id = ? AND status = 'pending'",
-                                (outbox_id,))
+            found = store.query("SELECT raw FROM outbox WHERE id = ? AND status = ?",
+                                (outbox_id, SendStatus.PENDING))
             if not found or not found[0][0]:
                 continue
             raw = bytes(found[0][0])
@@ -215,7 +217,7 @@ def _claim_unmarked(store: Store, mode: str) -> None:
     """Rows queued before the store knew modes (or by a caller that named none) belong
     to the mode the store runs in now: the mode it was running in when they were queued."""
     store.conn.execute("UPDATE outbox SET queued_in = ? WHERE queued_in IS NULL AND "
-                       "status = 'pending'", (mode,))
+                       f"status = '{SendStatus.PENDING}'", (mode,))
 
 
 def drop_shadow_queue(store: Store, now: datetime) -> int:
@@ -224,7 +226,7 @@ def drop_shadow_queue(store: Store, now: datetime) -> int:
     with store.transaction():
         rows = [OutboxItem.from_row(row) for row in store.query(
             "SELECT id, intake_id, kind, recipients, status, queued_in FROM outbox "
-            "WHERE status = 'pending' AND queued_in != 'send' ORDER BY id")]
+            f"WHERE status = '{SendStatus.PENDING}' AND queued_in != 'send' ORDER BY id")]
         for row in rows:
             store.update("outbox", row.id, {"status": SendStatus.DROPPED, "last_error": (
                 f"queued in {row.queued_in} mode: never sent in send mode")})
@@ -308,13 +310,14 @@ def _retry(store: Store, row: OutboxItem, err: SendError, now: datetime, smtp: S
             # The server, not the message: everything pending waits until the same moment,
             # so the outbox goes out in its order when the server is back.
             (worst,) = store.conn.execute(
-                "SELECT MAX(attempts) FROM outbox WHERE status = 'pending' AND id != ?",
+                f"SELECT MAX(attempts) FROM outbox WHERE status = '{SendStatus.PENDING}' "
+                "AND id != ?",
                 (row.id,),
             ).fetchone()
             until = now + backoff(max(attempts, worst or 0), smtp)
             store.conn.execute(
                 "UPDATE outbox SET next_attempt_at = ? "
-                "WHERE status = 'pending' AND id != ? AND next_attempt_at < ?",
+                f"WHERE status = '{SendStatus.PENDING}' AND id != ? AND next_attempt_at < ?",
                 (iso(until), row.id, iso(until)),
             )
         else:
@@ -335,7 +338,7 @@ def _hold(store: Store, row: OutboxItem, err: SendError, now: datetime) -> None:
 
 def _held_effects(store: Store, row: OutboxItem, outbox_id: int, err: SendError,
                   now: datetime) -> None:
-    store.audit("held", intake_id=row.intake_id, at=now, outbox_id=outbox_id,
+    store.audit(HELD_EVENT, intake_id=row.intake_id, at=now, outbox_id=outbox_id,
                 kind=row.kind, code=smtp_code(err))
     if row.intake_id is not None and row.is_reply:
         # The referrer's address was refused: as a bounce, it stops the reminders.

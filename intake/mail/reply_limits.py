@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..domain.clock import iso, parse_iso
-from ..domain.records import REPLY_KINDS, json_list
+from ..domain.records import REPLY_KINDS, SendStatus, json_list
 from ..store.database import Store
 
 RATE_WINDOW = timedelta(hours=1)
@@ -21,7 +21,7 @@ def recent_reply_times(store: Store, now: datetime) -> list[list[str]]:
     """When each automatic reply of the past hour was sent, one row each."""
     marks = ",".join("?" * len(REPLY_KINDS))
     return [[row["sent_at"]] for row in store.query(
-        f"SELECT sent_at FROM outbox WHERE status = 'sent' AND kind IN ({marks}) "
+        f"SELECT sent_at FROM outbox WHERE status = '{SendStatus.SENT}' AND kind IN ({marks}) "
         f"AND sent_at > ?", (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)))]
 
 
@@ -41,7 +41,7 @@ def recent_replies(store: Store, now: datetime) -> dict[str, list[datetime]]:
     recent: dict[str, list[datetime]] = {}
     marks = ",".join("?" * len(REPLY_KINDS))
     for row in store.query(
-        f"SELECT recipients, sent_at FROM outbox WHERE status = 'sent' "
+        f"SELECT recipients, sent_at FROM outbox WHERE status = '{SendStatus.SENT}' "
         f"AND kind IN ({marks}) AND sent_at > ?",
         (*sorted(REPLY_KINDS), iso(now - RATE_WINDOW)),
     ):

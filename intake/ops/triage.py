@@ -20,7 +20,7 @@ from ..domain.records import OPEN_STATUSES, Intake, Kind, Priority, SendStatus, 
 from ..domain.rules import Rules, load_rules
 from ..domain.safe_text import visible
 from ..mail.compose import finding_words
-from ..mail.outbox import smtp_code
+from ..mail.outbox import HELD_EVENT, smtp_code
 from ..store.answers import WAITING, history_lines
 from ..store.database import Store
 from ..store.followup import on_close
@@ -132,10 +132,12 @@ def undelivered(store: Store, now: datetime) -> list[str]:
     for row in store.query(
         "SELECT o.id, o.kind, o.status, o.last_error, i.reference FROM outbox o "
         "LEFT JOIN intakes i ON i.id = o.intake_id "
-        "WHERE (o.status = 'held' AND EXISTS (SELECT 1 FROM audit a WHERE a.event = 'held' "
+        f"WHERE (o.status = '{SendStatus.HELD}' AND EXISTS (SELECT 1 FROM audit a "
+        "WHERE a.event = ? "
         "AND json_extract(a.detail, '$.outbox_id') = o.id AND a.at >= ?)) "
-        "OR (o.status = 'pending' AND o.attempts > 0 AND o.created_at < ?) ORDER BY o.id",
-        (iso(now - timedelta(days=UNDELIVERED_DAYS)), iso(now - timedelta(days=1))),
+        f"OR (o.status = '{SendStatus.PENDING}' AND o.attempts > 0 AND o.created_at < ?) "
+        "ORDER BY o.id",
+        (HELD_EVENT, iso(now - timedelta(days=UNDELIVERED_DAYS)), iso(now - timedelta(days=1))),
     ):
         code = smtp_code(row["last_error"] or "") or "refused"
         still = ", still retrying" if SendStatus(row["status"]) is SendStatus.PENDING else ""

@@ -17,7 +17,8 @@ from datetime import datetime
 from ..domain.records import Intake, Status
 from .database import Store, decode_row
 
-WAITING, ACCEPTED = "waiting", "accepted"
+# A proposal's status: waiting for a person, accepted, or cancelled by a purge.
+WAITING, ACCEPTED, CANCELLED = "waiting", "accepted", "cancelled"
 
 
 @dataclass(frozen=True)

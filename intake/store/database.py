@@ -25,7 +25,7 @@ from typing import Any
 from ..config.paths import make_private_dir
 from ..domain.clock import iso, utcnow
 from ..domain.errors import StoreError, StoreLockedError
-from ..domain.records import Intake, format_reference
+from ..domain.records import Intake, Outcome, format_reference
 from .finding_codes import coded_findings
 from .schema import MIGRATIONS, statements
 
@@ -211,7 +211,7 @@ class Store:
         wanted = set(uids)
         rows = self.query(
             "SELECT uid FROM messages WHERE folder = ? AND uidvalidity = ? AND marked = 0 "
-            "AND outcome = 'ignored' AND reason = 'not-referral'",
+            f"AND outcome = '{Outcome.IGNORED}' AND reason = 'not-referral'",
             (folder, uidvalidity),
         )
         return {row[0] for row in rows} & wanted
@@ -229,13 +229,13 @@ class Store:
         if message_id and len(message_id.strip("<> ")) > 0:
             rows = self.query(
                 "SELECT id, content_hash FROM messages WHERE message_id = ? "
-                "AND outcome != 'duplicate' ORDER BY content_hash = ? DESC, id LIMIT 1",
+                f"AND outcome != '{Outcome.DUPLICATE}' ORDER BY content_hash = ? DESC, id LIMIT 1",
                 (message_id, content_hash),
             )
         else:
             rows = self.query(
                 "SELECT id, content_hash FROM messages WHERE content_hash = ? "
-                "AND outcome != 'duplicate' ORDER BY id LIMIT 1",
+                f"AND outcome != '{Outcome.DUPLICATE}' ORDER BY id LIMIT 1",
                 (content_hash,),
             )
         return rows[0] if rows else None
