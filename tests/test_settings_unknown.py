@@ -4,11 +4,11 @@ a typo must not turn a shadow trial into real sending."""
 from __future__ import annotations
 
 import pytest
+from test_settings import GOOD, write
 
 from intake.cli import main
 from intake.config.settings import load_settings
 from intake.domain.errors import SettingsError
-from tests.test_settings import GOOD, write
 
 
 def problems_of(tmp_path, text: str) -> list[str]:
