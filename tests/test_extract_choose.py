@@ -7,6 +7,7 @@ from support import RULES
 from support.forms import HOSTILE, SAMPLE_VALUES, expected_fields, make_form, make_photo
 
 from intake.domain.models import Attachment
+from intake.domain.records import ReviewReason
 from intake.extract import extract
 
 
@@ -132,3 +133,19 @@ def _pdf_letter() -> tuple[bytes, int]:
     page.drawString(72, 720, "Dear colleague, please see the attached referral. Name: Jo Bloggs")
     page.save()
     return out.getvalue(), len(out.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("attachments", "reason"),
+    [
+        ([Attachment("smime.p7m", "application/pkcs7-mime", b"\x30" * 400, 400)],
+         "encrypted-email"),
+        ([Attachment(*OFFICE_FILES[2], len(OFFICE_FILES[2][2]))], "damaged"),
+        ([Attachment("referral.pdf", "application/pdf", b"", 60_000_000, too_large=True)],
+         "too-large"),
+    ],
+)
+def test_the_reason_leaves_extract_as_the_contract_word_typed(attachments, reason: str) -> None:
+    """The reason is the enum member itself, so the intake it becomes cannot hold a word
+    the contract's review_reason does not list."""
+    assert extract(attachments, RULES).review_reason is ReviewReason(reason)

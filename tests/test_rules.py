@@ -276,3 +276,26 @@ def test_rules_without_short_names_fall_back_to_labels_keys_and_addresses(tmp_pa
     assert rules.field_name("form") == "form"
     assert rules.recipient_name("mashagency@lewisham.gov.uk") == "mashagency@lewisham.gov.uk"
     assert rules.reason_name("scan") == "scan"
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ('".png" = "scan"', '".png" = "photo"',
+     "[rules] referral.toml [review_types] '.png': 'photo' is not one of damaged,"),
+    ('"application/pkcs7-mime" = "encrypted-email"', '"application/pkcs7-mime" = "smime"',
+     "[rules] referral.toml [content_types] 'application/pkcs7-mime': 'smime' is not one of"),
+    ('".odt" = "odt"', '".odt" = "opendocument"',
+     "[rules] referral.toml [form_types] '.odt': 'opendocument' is not one of doc, docx,"),
+])
+def test_a_file_type_sent_to_a_word_no_intake_can_hold_is_refused(tmp_path, old, new, said):
+    """A review reason the contract does not list would be stored with the intake and
+    stop every page that reads it: refused at load, one line, saying where."""
+    directory = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, directory)
+    path = directory / "referral.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_rules(directory)
+    assert len(caught.value.problems) == 1 and caught.value.problems[0].startswith(said), (
+        caught.value.problems)

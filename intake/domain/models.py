@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .records import AgeBand, Priority, Status
+from .records import AgeBand, Priority, ReviewReason, Status
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Extraction:
     source: str  # pdf-form | pdf-text | docx | none | unsupported...
     fields: dict[str, str] = field(default_factory=dict)  # canonical key -> value as written
     where: dict[str, str] = field(default_factory=dict)  # canonical key -> where it was found
-    review_reason: str | None = None  # set when a form was carried but could not be read
+    review_reason: ReviewReason | None = None  # set when a form was carried but could not be read
     filename: str | None = None  # the attachment the answers came from
     carries_form: bool = False  # a PDF/Word/ODT/image attachment was there
 

@@ -195,6 +195,7 @@ def load_rules(directory: Path | None = None) -> Rules:
             senders.append(re.compile(pattern, re.IGNORECASE))
         except re.error as err:
             problems.append(f"[rules] machine.toml sender {pattern!r}: {err}")
+    _check_file_kinds(referral, problems)
     ages = form.get("ages", {})
     adult_age = ages.get("adult_age", Rules.adult_age)  # the defaults: Rules' own
     max_age_years = ages.get("max_age_years", Rules.max_age_years)
@@ -234,6 +235,21 @@ def load_rules(directory: Path | None = None) -> Rules:
         recipient_names=recipient_names,
         review_reason_names=review_reason_names,
     )
+
+
+READ_KINDS = frozenset({"pdf", "docx", "doc", "odt", "rtf"})  # what extract/ can read
+
+
+def _check_file_kinds(referral: dict[str, Any], problems: list[str]) -> None:
+    """[review_types] say why a file goes to a person; [form_types] and [content_types]
+    name a kind extract/ reads, or such a reason: an intake can hold no other word."""
+    reasons = {reason.value for reason in ReviewReason}
+    for table, allowed in (("form_types", READ_KINDS), ("review_types", reasons),
+                           ("content_types", READ_KINDS | reasons)):
+        for key, kind in referral.get(table, {}).items():
+            if kind not in allowed:
+                problems.append(f"[rules] referral.toml [{table}] {key!r}: {kind!r} is not "
+                                f"one of {', '.join(sorted(allowed))}")
 
 
 def _names(spec: dict[str, Any], table: str, filename: str, known: set[str], what: str,

@@ -11,19 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..domain.models import Attachment, Extraction
+from ..domain.records import ReviewReason
 from ..domain.rules import Rules
 from .labels import LabelMatcher
 from .read import FileResult, kind_of, read_attachment
 
 # When several files could not be read, the reason that tells a person most.
 REASON_ORDER = (
-    "encrypted-email",
-    "encrypted",
-    "too-large",
-    "timeout",
-    "damaged",
-    "scan",
-    "unsupported",
+    ReviewReason.ENCRYPTED_EMAIL,
+    ReviewReason.ENCRYPTED,
+    ReviewReason.TOO_LARGE,
+    ReviewReason.TIMEOUT,
+    ReviewReason.DAMAGED,
+    ReviewReason.SCAN,
+    ReviewReason.UNSUPPORTED,
 )
 
 
@@ -63,7 +64,7 @@ def choose(results: Sequence[FileResult], rules: Rules) -> Extraction:
         if any(_disagree(best, other) for other in forms[1:]):
             return Extraction(
                 source=best.source,
-                review_reason="several-forms",
+                review_reason=ReviewReason.SEVERAL_FORMS,
                 filename=best.filename,
                 carries_form=True,
             )
@@ -85,13 +86,13 @@ def choose(results: Sequence[FileResult], rules: Rules) -> Extraction:
         )
     return Extraction(
         source=results[0].source,
-        review_reason="not-recognised",
+        review_reason=ReviewReason.NOT_RECOGNISED,
         filename=results[0].filename,
         carries_form=True,
     )
 
 
-def _rank(reason: str | None) -> int:
+def _rank(reason: ReviewReason | None) -> int:
     return REASON_ORDER.index(reason) if reason in REASON_ORDER else len(REASON_ORDER)
 
 

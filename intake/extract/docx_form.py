@@ -14,6 +14,7 @@ import zipfile
 
 from lxml import etree
 
+from ..domain.records import ReviewReason
 from .labels import LabelMatcher
 from .layout import Answers, Cell, Row, read_rows
 
@@ -26,7 +27,7 @@ MAX_RATIO = 200  # compression ratio above which an entry is a bomb
 class DocxError(Exception):
     """The file is not a readable Word document: carries the review reason."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: ReviewReason):
         super().__init__(reason)
         self.reason = reason
 
@@ -41,18 +42,18 @@ def read_document_xml(data: bytes) -> bytes:
         archive = zipfile.ZipFile(io.BytesIO(data))
         info = archive.getinfo("word/document.xml")
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
-        raise DocxError("damaged") from err
+        raise DocxError(ReviewReason.DAMAGED) from err
     if info.flag_bits & 0x1:
-        raise DocxError("encrypted")
+        raise DocxError(ReviewReason.ENCRYPTED)
     if info.file_size > MAX_XML_BYTES or info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        raise DocxError("too-large")
+        raise DocxError(ReviewReason.TOO_LARGE)
     try:
         with archive.open(info) as handle:
             xml = handle.read(MAX_XML_BYTES + 1)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
-        raise DocxError("damaged") from err
+        raise DocxError(ReviewReason.DAMAGED) from err
     if len(xml) > MAX_XML_BYTES:
-        raise DocxError("too-large")
+        raise DocxError(ReviewReason.TOO_LARGE)
     return xml
 
 
@@ -129,10 +130,10 @@ def docx_rows(xml: bytes) -> list[Row]:
     try:
         root = etree.fromstring(xml, parser)
     except etree.XMLSyntaxError as err:
-        raise DocxError("damaged") from err
+        raise DocxError(ReviewReason.DAMAGED) from err
     body = root.find(_q("w:body"))
     if body is None:
-        raise DocxError("damaged")
+        raise DocxError(ReviewReason.DAMAGED)
     rows: list[Row] = []
     paragraph_no = table_no = 0
     for block in _blocks(body):

@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..domain.records import ReviewReason
+
 PROGRAM_DIRS = ("/usr/lib/libreoffice/program", "/opt/libreoffice/program")
 RESTART = 81  # soffice.bin's exit code after it first set up a fresh profile
 TIMEOUT_SECONDS = 15.0  # the parser pool lowers this below its own limit
@@ -29,7 +31,7 @@ KINDS = ("doc", "odt", "rtf")
 class OfficeError(Exception):
     """LibreOffice could not turn the file into .docx: carries the review reason."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: ReviewReason):
         super().__init__(reason)
         self.reason = reason
 
@@ -87,7 +89,7 @@ def to_docx(data: bytes, kind: str, timeout: float | None = None) -> bytes:
     """The .docx LibreOffice makes of a .doc, .odt or .rtf file's bytes."""
     program = soffice()
     if program is None:
-        raise OfficeError("unsupported")
+        raise OfficeError(ReviewReason.UNSUPPORTED)
     limit = TIMEOUT_SECONDS if timeout is None else timeout
     with tempfile.TemporaryDirectory(prefix="intake-office-") as work:
         folder = Path(work)
@@ -105,9 +107,9 @@ def to_docx(data: bytes, kind: str, timeout: float | None = None) -> bytes:
                 break
         result = folder / "out" / "form.docx"
         if not result.is_file():
-            raise OfficeError("damaged")
+            raise OfficeError(ReviewReason.DAMAGED)
         if result.stat().st_size > MAX_OUTPUT_BYTES:
-            raise OfficeError("too-large")
+            raise OfficeError(ReviewReason.TOO_LARGE)
         return result.read_bytes()
 
 
@@ -122,7 +124,7 @@ def _run(command: list[str], timeout: float, folder: Path) -> int:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
-        raise OfficeError("timeout") from None
+        raise OfficeError(ReviewReason.TIMEOUT) from None
     finally:
         _kill_group(process)  # nothing it started outlives the conversion
 

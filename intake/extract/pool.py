@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from ..domain.models import Attachment, Extraction
+from ..domain.records import ReviewReason
 from ..domain.rules import Rules, load_rules
 from .choose import extract, form_candidates
 
@@ -51,7 +52,7 @@ def _worker_main(conn: Connection, rules: Rules, memory_mb: int, timeout: float)
         try:
             result = extract(job, rules, matcher=matcher)
         except MemoryError:
-            result = Extraction(source="unsupported", review_reason="damaged", carries_form=True)
+            result = _review(ReviewReason.DAMAGED)
         conn.send(result)
 
 
@@ -114,7 +115,7 @@ class ParserPool:
 
     def extract_many(self, batch: Sequence[Sequence[Attachment]]) -> list[Extraction]:
         """Read each message's attachments, using every worker while jobs wait."""
-        results: list[Extraction] = [_review("damaged")] * len(batch)
+        results: list[Extraction] = [_review(ReviewReason.DAMAGED)] * len(batch)
         for index, result in self.extract_as_ready(batch):
             if result is not None:
                 results[index] = result
@@ -164,7 +165,7 @@ class ParserPool:
                     elif time.monotonic() >= worker.deadline:
                         log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
                         self._replace(slot, kill=True)
-                        yield job, _review("timeout")
+                        yield job, _review(ReviewReason.TIMEOUT)
                     elif (grace is not None and len(slow) < self.max_slow
                           and time.monotonic() >= worker.started + grace):
                         slow.append(worker)  # it keeps its job and its deadline
@@ -179,12 +180,12 @@ class ParserPool:
 
     def _finish_slow(self, worker: _Worker, answered: bool) -> tuple[int, Extraction]:
         job = worker.job if worker.job is not None else -1
-        result = _review("timeout")
+        result = _review(ReviewReason.TIMEOUT)
         if answered:
             try:
                 result = worker.conn.recv()
             except (EOFError, OSError):
-                result = _review("damaged")
+                result = _review(ReviewReason.DAMAGED)
         else:
             log.warning("parser worker timed out after %.1fs: replaced", self.timeout)
         worker.stop(kill=not answered)
@@ -210,7 +211,7 @@ class ParserPool:
         except (EOFError, OSError):
             log.warning("parser worker died (exit code %s): replaced", worker.process.exitcode)
             self._replace(slot, kill=True)
-            return _review("damaged")
+            return _review(ReviewReason.DAMAGED)
         worker.job = None
         return result
 
@@ -231,5 +232,5 @@ class ParserPool:
         self.close()
 
 
-def _review(reason: str) -> Extraction:
+def _review(reason: ReviewReason) -> Extraction:
     return Extraction(source="unsupported", review_reason=reason, carries_form=True)

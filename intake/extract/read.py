@@ -32,7 +32,7 @@ class FileResult:
     fields: dict[str, str] = field(default_factory=dict)
     where: dict[str, str] = field(default_factory=dict)
     labels_found: int = 0
-    reason: str | None = None  # why it could not be read
+    reason: ReviewReason | None = None  # why it could not be read
 
 
 def kind_of(attachment: Attachment, rules: Rules) -> str | None:
@@ -71,7 +71,7 @@ def read_attachment(attachment: Attachment, rules: Rules, matcher: LabelMatcher)
     kind = kind_of(attachment, rules)
     result = FileResult(attachment.filename, "unsupported")
     if attachment.too_large:
-        result.reason = "too-large"
+        result.reason = ReviewReason.TOO_LARGE
         return result
     try:
         if kind == "pdf":
@@ -81,7 +81,7 @@ def read_attachment(attachment: Attachment, rules: Rules, matcher: LabelMatcher)
             return _result(attachment, "docx", answers)
         if kind in office.KINDS:
             if not office.available():
-                result.reason = "unsupported"
+                result.reason = ReviewReason.UNSUPPORTED
                 return result
             answers = read_docx(office.to_docx(attachment.data, kind), matcher)
             return _result(attachment, kind, answers)
@@ -89,13 +89,14 @@ def read_attachment(attachment: Attachment, rules: Rules, matcher: LabelMatcher)
         result.reason = err.reason
         return result
     except MemoryError:
-        result.reason = "damaged"
+        result.reason = ReviewReason.DAMAGED
         return result
     except Exception as err:  # noqa: BLE001 - any reader failure means a damaged file
         log.info("attachment %d bytes unreadable: %s", attachment.size, type(err).__name__)
-        result.reason = "damaged"
+        result.reason = ReviewReason.DAMAGED
         return result
-    result.reason = kind or "unsupported"
+    # Not read: a review reason the rules gave the file type (checked at load).
+    result.reason = ReviewReason(kind) if kind in set(ReviewReason) else ReviewReason.UNSUPPORTED
     return result
 
 
@@ -112,14 +113,14 @@ def _read_pdf(attachment: Attachment, matcher: LabelMatcher) -> FileResult:
 
     failed = FileResult(attachment.filename, "unsupported")
     if b"%PDF-" not in attachment.data[:1024]:
-        failed.reason = "damaged"
+        failed.reason = ReviewReason.DAMAGED
         return failed
     try:
         pdf = pdfplumber.open(io.BytesIO(attachment.data))
     except PdfminerException as err:
         cause = err.args[0] if err.args else None
         encrypted = isinstance(cause, PDFPasswordIncorrect | PDFEncryptionError)
-        failed.reason = "encrypted" if encrypted else "damaged"
+        failed.reason = ReviewReason.ENCRYPTED if encrypted else ReviewReason.DAMAGED
         return failed
     try:
         return _read_open_pdf(pdf, attachment, matcher)
@@ -133,7 +134,7 @@ def _read_open_pdf(pdf, attachment: Attachment, matcher: LabelMatcher) -> FileRe
     _load_first_pages(pdf)
     failed = FileResult(attachment.filename, "unsupported")
     if not pdf.pages:
-        failed.reason = "damaged"
+        failed.reason = ReviewReason.DAMAGED
         return failed
     fields = form_fields(pdf.doc.catalog)
     if has_filled_fields(fields):
@@ -143,7 +144,7 @@ def _read_open_pdf(pdf, attachment: Attachment, matcher: LabelMatcher) -> FileRe
     answers, chars = read_text_pdf(pdf, matcher)
     if chars == 0 and not fields:
         if any(page.images for page in pdf.pages):
-            failed.reason = "scan"
+            failed.reason = ReviewReason.SCAN
             return failed
         return _result(attachment, "pdf-text", answers)  # blank: not-recognised
     if fields and answers.labels_found < matcher.rules.min_labels_found:
