@@ -23,7 +23,7 @@ from ..domain.clock import parse_iso
 from ..domain.decide import Context, Decision, decide
 from ..domain.errors import StoreError
 from ..domain.models import RawMessage
-from ..domain.records import Intake, Kind, Outcome, ReviewReason, Status
+from ..domain.records import Intake, Kind, Outcome, ReviewReason
 from ..domain.sender_auth import sender_auth
 from ..mail.outbox import queue
 from ..runtime.pipeline import Pipeline, content_hash
@@ -94,19 +94,9 @@ def _alerted(pipeline: Pipeline, intake_id: int) -> bool:
 def _alert_failed(pipeline: Pipeline, intake_id: int, now: datetime) -> None:
     """Inside the retry-failed transaction: the processing_failed alert the error path
     could not write, if it can be written now."""
-    planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True,
-                                    review_alerted=_alerted(pipeline, intake_id)),
-                         pipeline.rules.alerts)
     intake = pipeline.store.intake_by_id(intake_id)
-    if intake is None:
-        return
-    try:
-        with pipeline.store.savepoint("alert"):
-            queue_alert(pipeline.store, pipeline.composer, planned, intake, now,
-                        pipeline.burst_rule)
-    except Exception as alert_err:  # the failure may be the composer's own
-        log.error("%s alert could not be written: %s", intake.reference,
-                  type(alert_err).__name__)
+    if intake is not None:
+        pipeline.alert_failed(intake, now, alerted=_alerted(pipeline, intake_id))
 
 
 def _retry_one(pipeline: Pipeline, row: Failed, now: datetime) -> str:

@@ -23,7 +23,7 @@ from ..domain.classify import behind_secure_link, says_referral
 from ..domain.decide import Context, Delivery, decide
 from ..domain.errors import StoreError
 from ..domain.models import Extraction, ParsedEmail, RawMessage
-from ..domain.records import Outcome, ReviewReason, Status
+from ..domain.records import Intake, Outcome, ReviewReason, Status
 from ..domain.rules import Rules
 from ..domain.safe_text import clean_fields
 from ..domain.sender_auth import sender_auth
@@ -184,19 +184,24 @@ class Pipeline:
             except Exception as clock_err:  # e.g. rules/screening.toml is the fault
                 log.error("%s screening deadline could not be set: %s", reference,
                           type(clock_err).__name__)
-            # Alerted as rules/alerts.toml's processing_failed says (never "none"), whatever
-            # manual_review says, if the alert can be written.
-            planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True),
-                                 self.rules.alerts)
-            try:
-                with store.savepoint("alert"):
-                    queue_alert(store, self.composer, planned, intake, now, self.burst_rule)
-            except Exception as alert_err:  # the failure may be the composer's own
-                log.error("%s alert could not be written: %s", reference,
-                          type(alert_err).__name__)
+            self.alert_failed(intake, now)
             store.set_folder_state(raw.folder, raw.uidvalidity, uid)
         return Recorded(raw.uid, Outcome.INTAKE, reference, Status.MANUAL_REVIEW,
                         ReviewReason.ERROR, message_row=message_row)
+
+    def alert_failed(self, intake: Intake, now: datetime, *, alerted: bool = False) -> None:
+        """Inside the caller's transaction: the alert about a message the pipeline failed
+        on, as rules/alerts.toml's processing_failed says (never "none"), whatever
+        manual_review says, if it can be written (the error path; a retry that fails
+        again, `alerted` if the MASH was told already)."""
+        planned = alerts_for(AlertFacts(State(Status.MANUAL_REVIEW), failed=True,
+                                        review_alerted=alerted), self.rules.alerts)
+        try:
+            with self.store.savepoint("alert"):
+                queue_alert(self.store, self.composer, planned, intake, now, self.burst_rule)
+        except Exception as alert_err:  # the failure may be the composer's own
+            log.error("%s alert could not be written: %s", intake.reference,
+                      type(alert_err).__name__)
 
 
 def content_hash(raw: RawMessage, email: ParsedEmail) -> str:
