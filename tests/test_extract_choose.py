@@ -149,3 +149,10 @@ def test_the_reason_leaves_extract_as_the_contract_word_typed(attachments, reaso
     """The reason is the enum member itself, so the intake it becomes cannot hold a word
     the contract's review_reason does not list."""
     assert extract(attachments, RULES).review_reason is ReviewReason(reason)
+
+
+def test_the_rules_check_file_types_against_every_kind_extract_reads() -> None:
+    from intake.domain.rules import READ_KINDS
+    from intake.extract import office
+
+    assert READ_KINDS == {"pdf", "docx", *office.KINDS}

@@ -237,7 +237,8 @@ def load_rules(directory: Path | None = None) -> Rules:
     )
 
 
-READ_KINDS = frozenset({"pdf", "docx", "doc", "odt", "rtf"})  # what extract/ can read
+# What extract/ reads (pdf and docx itself, the rest through LibreOffice: office.KINDS).
+READ_KINDS = frozenset({"pdf", "docx", "doc", "odt", "rtf"})
 
 
 def _check_file_kinds(referral: dict[str, Any], problems: list[str]) -> None:

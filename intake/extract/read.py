@@ -13,7 +13,7 @@ from itertools import islice
 
 from ..domain.models import Attachment
 from ..domain.records import ReviewReason
-from ..domain.rules import Rules
+from ..domain.rules import READ_KINDS, Rules
 from . import office
 from .docx_form import DocxError, read_docx
 from .labels import LabelMatcher
@@ -49,7 +49,7 @@ def kind_of(attachment: Attachment, rules: Rules) -> str | None:
     head = attachment.data[:1024]
     if kind is None:
         return "pdf" if b"%PDF-" in head else None
-    if kind not in READABLE:
+    if kind not in READ_KINDS:
         return kind
     if head.startswith(b"PK\x03\x04"):
         kind = "odt" if b"opendocument.text" in head[:120] else "docx"
@@ -62,7 +62,6 @@ def kind_of(attachment: Attachment, rules: Rules) -> str | None:
     return kind
 
 
-READABLE = ("pdf", "docx", *office.KINDS)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc, and a password-protected .docx
 ENCRYPTED_OOXML = "EncryptedPackage".encode("utf-16-le")
 
